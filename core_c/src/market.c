@@ -1,6 +1,17 @@
 /* The station market: demand cycles, inventory, your own sales, shocks. */
 #include "engine.h"
 
+/* D^k for k < DECAY_TABLE as the loop below would compute it (1.0 * D * D
+ * ..., left to right), folded by the compiler. */
+#define DECAY_TABLE 13
+#define POW_TABLE(D) {1.0, 1.0 * D, 1.0 * D * D, 1.0 * D * D * D, 1.0 * D * D * D * D, 1.0 * D * D * D * D * D, \
+    1.0 * D * D * D * D * D * D, 1.0 * D * D * D * D * D * D * D, 1.0 * D * D * D * D * D * D * D * D,           \
+    1.0 * D * D * D * D * D * D * D * D * D, 1.0 * D * D * D * D * D * D * D * D * D * D,                         \
+    1.0 * D * D * D * D * D * D * D * D * D * D * D, 1.0 * D * D * D * D * D * D * D * D * D * D * D * D}
+static const double INV_RELAX_POW[DECAY_TABLE] = POW_TABLE(T_INV_RELAX);
+static const double SALES_DECAY_POW[DECAY_TABLE] = POW_TABLE(T_SALES_DECAY);
+static const double SHOCK_DECAY_POW[DECAY_TABLE] = POW_TABLE(T_SHOCK_DECAY);
+
 static double market_price(const pr_env *e, int c) {
     const pr_market *m = &e->market;
     double pressure = 0.0;
@@ -41,11 +52,18 @@ void market_tick(pr_env *e, int dt) {
     pr_market *m = &e->market;
     /* per-tick decays raised to dt by repeated multiplication (no pow: the
      * Python reference repeats exactly these products) */
-    double inv_k = 1.0, sales_k = 1.0, shock_k = 1.0;
-    for (int i = 0; i < dt; i++) {
-        inv_k *= T_INV_RELAX;
-        sales_k *= T_SALES_DECAY;
-        shock_k *= T_SHOCK_DECAY;
+    double inv_k, sales_k, shock_k;
+    if (dt < DECAY_TABLE) {
+        inv_k = INV_RELAX_POW[dt];
+        sales_k = SALES_DECAY_POW[dt];
+        shock_k = SHOCK_DECAY_POW[dt];
+    } else {
+        inv_k = sales_k = shock_k = 1.0;
+        for (int i = 0; i < dt; i++) {
+            inv_k *= T_INV_RELAX;
+            sales_k *= T_SALES_DECAY;
+            shock_k *= T_SHOCK_DECAY;
+        }
     }
     for (int c = 0; c < PR_N_COMMODITIES; c++) {
         m->prev_price[c] = m->price[c];

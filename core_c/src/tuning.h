@@ -35,7 +35,7 @@ static const double T_COMP_WEIGHT_HAZARD[6] = {0.6, 0.5, 0.3, 0.3, 0.18, 0.4};
 #define T_RICH_MU_HAZARD 0.35
 #define T_RICH_SIGMA_HAZARD 0.95
 #define T_RICH_MIN 0.05
-#define T_RICH_MAX 60.0
+#define T_RICH_MAX 20.0
 #define T_STAB_A_CLUSTER 4              /* Beta(a, b) with integer shapes */
 #define T_STAB_B_CLUSTER 2
 #define T_STAB_A_HAZARD 2
@@ -125,7 +125,7 @@ static const double T_COMP_WEIGHT_HAZARD[6] = {0.6, 0.5, 0.3, 0.3, 0.18, 0.4};
 #define T_DEEP_ALERT 8.0
 
 /* ---- mining: conservative, standard, aggressive ---- */
-#define T_MINE_RATE 1.6                 /* units per tick at richness 1 */
+#define T_MINE_RATE 0.5                 /* units per tick at richness 1 */
 static const double T_MINE_MULT[3] = {0.6, 1.0, 1.7};
 static const double T_MINE_SIGMA[3] = {0.15, 0.3, 0.5};
 static const double T_MINE_HEAT[3] = {2.0, 4.0, 8.5};
@@ -152,7 +152,7 @@ static const double T_FRACTURE_MODE[3] = {0.0, 0.8, 2.0};
  * every step away from the station):
  * RATE * (FLOOR + intensity) * (1 + ALERT * alert/ALERT_MAX)
  *      * (1 + CARGO * sqrt(cargo value / 1000)) * (ESCAPE if escaping) */
-#define T_PIRATE_RATE 0.0006
+#define T_PIRATE_RATE 0.0015
 #define T_PIRATE_FLOOR 0.1
 #define T_PIRATE_ALERT_FACTOR 3.0
 #define T_PIRATE_CARGO_FACTOR 0.8
@@ -160,8 +160,8 @@ static const double T_FRACTURE_MODE[3] = {0.0, 0.8, 2.0};
 #define T_PIRATE_ALERT 15.0
 #define T_PIRATE_LOSS 0.25
 #define T_PIRATE_LOSS_SPREAD 0.35
-#define T_PIRATE_DAMAGE 4.0
-#define T_PIRATE_DAMAGE_SPREAD 12.0
+#define T_PIRATE_DAMAGE 8.0
+#define T_PIRATE_DAMAGE_SPREAD 20.0
 #define T_DECOY_LOSS 0.05
 #define T_DECOY_DAMAGE 1.0
 

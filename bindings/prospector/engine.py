@@ -1,0 +1,430 @@
+"""Thin Pythonic wrappers over the C engine (prospector._engine, cffi API mode).
+
+`Engine` is one env (a pr_env allocated by cffi): for people, replays, the API,
+save/restore. `Batch` is N envs stepped in place in C (pr_batch) into numpy
+buffers it owns or that the caller hands it (PufferLib's own, zero copy).
+
+The engine accepts any int32 action: out of range means invalid (HOLD plus the
+invalid-action penalty). These wrappers keep that contract; the Gymnasium env
+is the layer that rejects malformed actions.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+
+import numpy as np
+
+from prospector import spec
+from prospector._engine import ffi, lib
+from prospector.spec import EnvConfig, as_config
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+def config_cdata(config: EnvConfig | dict | None):
+    """A new `pr_config *` holding the given config."""
+    cfg = as_config(config)
+    c = ffi.new("pr_config *")
+    c.time_max = cfg.time_max
+    c.reward_mode = cfg.reward_mode_index
+    for name in spec.SWITCHES:
+        setattr(c, name, int(getattr(cfg, name)))
+    return c
+
+
+def config_from_cdata(c) -> EnvConfig:
+    return EnvConfig(
+        time_max=int(c.time_max),
+        reward_mode=spec.REWARD_MODES[c.reward_mode] if c.reward_mode in (0, 1) else "shaped",
+        **{name: bool(getattr(c, name)) for name in spec.SWITCHES},
+    )
+
+
+def error_message(code: int) -> str:
+    return ffi.string(lib.pr_error_string(code)).decode()
+
+
+def _clamp_action(action) -> int:
+    """Any integer as an int32 the engine sees; beyond int32 stays invalid."""
+    a = operator.index(action)
+    return min(max(a, INT32_MIN), INT32_MAX)
+
+
+def _ptr(ctype: str, arr: np.ndarray):
+    return ffi.cast(ctype, arr.__array_interface__["data"][0])
+
+
+def _check_buffer(name: str, arr, shape: tuple, dtypes: tuple) -> np.ndarray:
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(arr).__name__}")
+    if arr.dtype not in [np.dtype(d) for d in dtypes]:
+        raise TypeError(f"{name} must have dtype {' or '.join(np.dtype(d).name for d in dtypes)}, got {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if name != "actions" and not arr.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    return arr
+
+
+class Engine:
+    """One env: reset, step, observe, mask, metrics, render state, save/restore."""
+
+    def __init__(self, config: EnvConfig | dict | None = None, seed: int = 0, *, _env=None, _owner=None):
+        self._obs = np.zeros(spec.OBS_DIM, dtype=np.float32)
+        self._mask = np.zeros(spec.N_ACTIONS, dtype=np.uint8)
+        self._metrics = ffi.new("double[]", spec.N_METRICS)
+        self._term = ffi.new("int *")
+        self._trunc = ffi.new("int *")
+        self._render = ffi.new("pr_render *")
+        if _env is None:
+            self._env = ffi.new("pr_env *")
+            self._owner = None
+            self.config = as_config(config)
+            self.reset(seed)
+        else:  # a view of an env inside a Batch (keeps the batch alive)
+            self._env = _env
+            self._owner = _owner
+            self.config = config_from_cdata(_env.config)
+
+    # ---- episode -----------------------------------------------------------------
+
+    def reset(self, seed: int = 0, config: EnvConfig | dict | None = None) -> np.ndarray:
+        """Start an episode from a seed (0..2**64-1); config defaults to the current one."""
+        if config is not None:
+            self.config = as_config(config)
+        seed = operator.index(seed)
+        if not 0 <= seed < 2**64:
+            raise ValueError(f"seed must be in 0..2**64-1, got {seed}")
+        lib.pr_reset(self._env, config_cdata(self.config), seed)
+        return self.observation()
+
+    def step(self, action) -> tuple[float, bool, bool]:
+        """One decision. Any integer is accepted; outside 0..68 it is invalid (HOLD).
+        Returns (reward, terminated, truncated); an ended episode stays ended."""
+        reward = lib.pr_step(self._env, _clamp_action(action), self._term, self._trunc)
+        return reward, bool(self._term[0]), bool(self._trunc[0])
+
+    @property
+    def seed(self) -> int:
+        return int(self._env.seed)
+
+    @property
+    def next_seed(self) -> int:
+        """The next seed of this env's sequence (what a batch auto-reset uses)."""
+        return int(lib.pr_next_seed(self._env.seed))
+
+    @property
+    def t(self) -> int:
+        return int(self._env.t)
+
+    @property
+    def done(self) -> bool:
+        return self._env.done != 0
+
+    @property
+    def terminated(self) -> bool:
+        return self._env.done == 1
+
+    @property
+    def truncated(self) -> bool:
+        return self._env.done == 2
+
+    # ---- views -------------------------------------------------------------------
+
+    def observation(self) -> np.ndarray:
+        """The 260 floats of the current state (a new array)."""
+        lib.pr_observe(self._env, _ptr("float *", self._obs))
+        return self._obs.copy()
+
+    def action_mask(self) -> np.ndarray:
+        """Validity of the 69 actions, np.uint8 0/1 (a new array)."""
+        lib.pr_action_mask(self._env, _ptr("uint8_t *", self._mask))
+        return self._mask.copy()
+
+    def action_valid(self, action) -> bool:
+        return bool(lib.pr_action_valid(self._env, _clamp_action(action)))
+
+    def metrics(self) -> dict[str, float]:
+        """Episode metrics as they stand (final once the episode has ended)."""
+        lib.pr_episode_metrics(self._env, self._metrics)
+        return {name: float(self._metrics[i]) for i, name in enumerate(spec.METRIC_NAMES)}
+
+    def events(self) -> dict:
+        """What the last step did: event names plus the non-zero numeric fields."""
+        return _events_dict(self._env.events)
+
+    def render_state(self) -> dict:
+        """JSON-ready snapshot for people: graph, ship, cargo, market, mask, events."""
+        r = self._render
+        lib.pr_render_snapshot(self._env, r)
+        names = spec.COMMODITIES
+        nodes = []
+        for i in range(r.n_nodes):
+            degree = r.node_degree[i]
+            nodes.append({
+                "id": i,
+                "type": spec.NODE_TYPES[r.node_type[i]] if r.node_type[i] < len(spec.NODE_TYPES) else int(r.node_type[i]),
+                "x": int(r.node_x[i]),
+                "y": int(r.node_y[i]),
+                "neighbors": [int(r.node_neighbor[i][k]) for k in range(degree)],
+                "travel_times": [int(r.node_travel_time[i][k]) for k in range(degree)],
+                "visited": bool(r.node_visited[i]),
+                "threat_estimate": float(r.node_threat_est[i]),
+                "hops": int(r.node_hops[i]),
+            })
+        asteroids = []
+        for a in range(r.n_asteroids):
+            if not r.ast_valid[a]:
+                continue
+            asteroids.append({
+                "slot": a,
+                "selected": a == r.selected,
+                "composition": {names[c]: float(r.ast_comp[a][c]) for c in range(spec.N_COMMODITIES)},
+                "stability": float(r.ast_stability[a]),
+                "depletion": float(r.ast_depletion[a]),
+                "confidence": float(r.ast_confidence[a]),
+            })
+        metrics = {name: float(r.metrics[i]) for i, name in enumerate(spec.METRIC_NAMES)}
+        return {
+            "t": int(r.t),
+            "time_remaining": int(r.time_remaining),
+            "time_max": int(r.time_max),
+            "done": bool(r.done),
+            "terminated": r.done == 1,
+            "truncated": r.done == 2,
+            "seed": int(self._env.seed),
+            "config": self.config.to_dict(),
+            "current_node": int(r.current_node),
+            "selected_asteroid": int(r.selected),
+            "nodes": nodes,
+            "asteroids": asteroids,
+            "ship": {
+                "fuel": float(r.fuel),
+                "hull": float(r.hull),
+                "heat": float(r.heat),
+                "tool": float(r.tool),
+                "alert": float(r.alert),
+                "credits": float(r.credits),
+                "repair_kits": int(r.repair_kits),
+                "stabilizers": int(r.stabilizers),
+                "decoys": int(r.decoys),
+                "escape_ticks": int(r.escape_ticks),
+            },
+            "cargo": {names[c]: float(r.cargo[c]) for c in range(spec.N_COMMODITIES)},
+            "refined": {names[c]: float(r.refined[c]) for c in range(spec.N_COMMODITIES)},
+            "cargo_value": float(r.cargo_value),
+            "market": {
+                names[c]: {
+                    "price": float(r.price[c]),
+                    "prev_price": float(r.prev_price[c]),
+                    "inventory": float(r.inventory[c]),
+                }
+                for c in range(spec.N_COMMODITIES)
+            },
+            "action_mask": [int(r.mask[a]) for a in range(spec.N_ACTIONS)],
+            "events": _events_dict(r.events),
+            "metrics": metrics,
+        }
+
+    # ---- save / restore ------------------------------------------------------------
+
+    def save(self) -> bytes:
+        """The whole state as bytes (header with magic, version, size, CRC-32)."""
+        size = lib.pr_save_size()
+        buf = ffi.new("uint8_t[]", size)
+        written = lib.pr_save(self._env, buf, size)
+        if written != size:
+            raise RuntimeError(f"pr_save wrote {written} of {size} bytes")
+        return bytes(ffi.buffer(buf, size))
+
+    def restore(self, data: bytes) -> None:
+        """Restore a state made by save(); ValueError (state untouched) when the bytes
+        are truncated, corrupt, from another spec version or out of range."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"restore() needs bytes, got {type(data).__name__}")
+        data = bytes(data)
+        code = lib.pr_restore(self._env, ffi.from_buffer("uint8_t[]", data), len(data))
+        if code != 0:
+            raise ValueError(f"cannot restore engine state: {error_message(code)} (code {code})")
+        self.config = config_from_cdata(self._env.config)
+
+    def clone(self) -> Engine:
+        """An independent copy of this env, state and all."""
+        other = Engine(self.config)
+        other.restore(self.save())
+        return other
+
+
+def _action_name(a: int) -> str | None:
+    return spec.ACTION_NAMES[a] if 0 <= a < spec.N_ACTIONS else None
+
+
+def _events_dict(ev) -> dict:
+    """Event names of the last step, the action as requested and as applied
+    (with their names; None out of range or before the first step), and the
+    non-zero numeric fields of pr_events."""
+    action, applied = int(ev.action), int(ev.applied_action)
+    out = {"names": spec.event_names(ev.flags), "flags": int(ev.flags),
+           "action": action, "action_name": _action_name(action),
+           "applied_action": applied, "applied_action_name": _action_name(applied)}
+    for field in ("dt", "travel_from", "travel_to", "scan_kind", "sale_commodity"):
+        v = int(getattr(ev, field))
+        if v:
+            out[field] = v
+    for field in ("sale_units", "sale_revenue", "purchase_cost", "mined_units", "fracture_damage",
+                  "overheat_damage", "hazard_damage", "pirate_damage", "pirate_loss", "reward"):
+        v = float(getattr(ev, field))
+        if v:
+            out[field] = v
+    return out
+
+
+class Batch:
+    """N envs in one C allocation, stepped in place into numpy buffers.
+
+    Buffers (all C-contiguous): observations float32 [N, 260], actions int32 [N],
+    rewards float32 [N], terminals / truncations bool [N], action_masks bool [N, 69].
+    Pass any of them to bind the batch to arrays you own (zero copy; uint8 is
+    accepted wherever bool is); the others are allocated here. step_many
+    auto-resets an env whose episode ended, with the next seed of its sequence.
+    """
+
+    def __init__(self, n_envs: int, config: EnvConfig | dict | None = None, threads: int = 1, *,
+                 observations: np.ndarray | None = None, actions: np.ndarray | None = None,
+                 rewards: np.ndarray | None = None, terminals: np.ndarray | None = None,
+                 truncations: np.ndarray | None = None, action_masks: np.ndarray | None = None):
+        n = operator.index(n_envs)
+        if not 1 <= n <= INT32_MAX:
+            raise ValueError(f"n_envs must be >= 1, got {n}")
+        threads = operator.index(threads)
+        self.n_envs = n
+        self.threads = max(1, threads)
+        self.config = as_config(config)
+
+        flag = (np.bool_, np.uint8)
+        self.observations = self._buffer("observations", observations, (n, spec.OBS_DIM), (np.float32,))
+        self.actions = self._buffer("actions", actions, (n,), (np.int32,))
+        self.rewards = self._buffer("rewards", rewards, (n,), (np.float32,))
+        self.terminals = self._buffer("terminals", terminals, (n,), flag)
+        self.truncations = self._buffer("truncations", truncations, (n,), flag)
+        self.action_masks = self._buffer("action_masks", action_masks, (n, spec.N_ACTIONS), flag)
+
+        ptr = lib.pr_batch_create(n, config_cdata(self.config), self.threads)
+        if ptr == ffi.NULL:
+            raise MemoryError(f"pr_batch_create({n}) failed")
+        pid = os.getpid()
+
+        def destroy(p, pid=pid):
+            # A forked child (PufferLib Multiprocessing) must not join the
+            # parent's native threads: it leaves the parent's batch alone.
+            if os.getpid() == pid:
+                lib.pr_batch_destroy(p)
+
+        self._batch = ffi.gc(ptr, destroy)
+        lib.pr_batch_set_buffers(
+            self._batch,
+            _ptr("float *", self.observations),
+            _ptr("int32_t *", self.actions),
+            _ptr("float *", self.rewards),
+            _ptr("uint8_t *", self.terminals),
+            _ptr("uint8_t *", self.truncations),
+            _ptr("uint8_t *", self.action_masks),
+        )
+        self._sums = ffi.new("double[]", spec.N_METRICS)
+        self._max_records = n * lib.PR_LOG_RING
+        self._records = np.zeros((self._max_records, spec.N_METRICS), dtype=np.float64)
+        self._n_records = ffi.new("int64_t *")
+        self._seeds = np.zeros(n, dtype=np.uint64)
+        self.reset(np.arange(n, dtype=np.uint64))
+
+    @staticmethod
+    def _buffer(name, arr, shape, dtypes):
+        if arr is None:
+            return np.zeros(shape, dtype=dtypes[0])
+        return _check_buffer(name, arr, shape, dtypes)
+
+    def __len__(self) -> int:
+        return self.n_envs
+
+    def _live(self):
+        if self._batch is None:
+            raise RuntimeError("this Batch is closed")
+        return self._batch
+
+    def reset(self, seeds=0) -> np.ndarray:
+        """Reset every env: seeds is a base int (env i gets base + i) or N seeds."""
+        if np.ndim(seeds) == 0:
+            base = operator.index(seeds)
+            if not 0 <= base <= 2**64 - self.n_envs:
+                raise ValueError(f"base seed out of range: {base}")
+            self._seeds[:] = np.arange(self.n_envs, dtype=np.uint64) + np.uint64(base)
+        else:
+            arr = np.asarray(seeds)
+            if arr.shape != (self.n_envs,):
+                raise ValueError(f"need {self.n_envs} seeds, got shape {arr.shape}")
+            if arr.dtype.kind not in "iu":
+                raise TypeError(f"seeds must be integers, got dtype {arr.dtype}")
+            if arr.dtype.kind == "i" and (arr < 0).any():
+                raise ValueError("seeds must be non-negative")
+            self._seeds[:] = arr.astype(np.uint64)
+        lib.pr_batch_reset_many(self._live(), _ptr("uint64_t *", self._seeds))
+        return self.observations
+
+    def step(self, actions=None) -> None:
+        """Step every env once with self.actions (after copying `actions` in, if given).
+        Integers beyond int32 are clamped (they stay invalid actions)."""
+        batch = self._live()
+        if actions is not None:
+            self.set_actions(actions)
+        lib.pr_batch_step_many(batch)
+
+    def set_actions(self, actions) -> None:
+        a = np.asarray(actions)
+        if a.shape != (self.n_envs,):
+            a = a.reshape(self.n_envs) if a.size == self.n_envs else a
+            if a.shape != (self.n_envs,):
+                raise ValueError(f"need {self.n_envs} actions, got shape {np.shape(actions)}")
+        if a.__array_interface__["data"][0] == self.actions.__array_interface__["data"][0] and a.dtype == np.int32:
+            return  # already the batch's own buffer
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"actions must be integers, got dtype {a.dtype}")
+        if a.dtype == np.int32:
+            np.copyto(self.actions, a)
+        else:
+            np.clip(a, INT32_MIN, INT32_MAX, out=self.actions, casting="unsafe")
+
+    def read_log(self) -> tuple[int, dict[str, float], np.ndarray]:
+        """Episodes finished since the last read: (count, metric sums, records [k, 19]).
+        Records are the most recent episodes of each env (up to 8 per env). Clears the log."""
+        count = lib.pr_batch_read_log(self._live(), self._sums, _ptr("double *", self._records),
+                                      self._max_records, self._n_records)
+        sums = {name: float(self._sums[i]) for i, name in enumerate(spec.METRIC_NAMES)}
+        return int(count), sums, self._records[: self._n_records[0]].copy()
+
+    def engine(self, i: int) -> Engine:
+        """An Engine view of env i (shares its state; valid while the batch is open)."""
+        i = operator.index(i)
+        if not 0 <= i < self.n_envs:
+            raise IndexError(f"env index {i} out of range 0..{self.n_envs - 1}")
+        return Engine(_env=lib.pr_batch_env(self._live(), i), _owner=self)
+
+    def seeds(self) -> np.ndarray:
+        """The current episode seed of every env."""
+        batch = self._live()
+        return np.array([lib.pr_batch_env(batch, i).seed for i in range(self.n_envs)], dtype=np.uint64)
+
+    def close(self) -> None:
+        """Free the C batch now (idempotent); the numpy buffers stay readable."""
+        if self._batch is not None:
+            ffi.release(self._batch)
+            self._batch = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
