@@ -36,7 +36,8 @@ void pr_observe(const pr_env *e, float *obs) {
     obs[22] = (float)((double)e->current_node / (double)(PR_MAX_NODES - 1));
     obs[23] = (float)((double)here->hops / (double)(PR_MAX_NODES - 1));
 
-    memset(obs + 24 + 7 * here->degree, 0, sizeof(float) * 7 * (PR_MAX_NEIGHBORS - here->degree));
+    /* unused neighbor slots, and the 2 padding floats 66..67 after slot 5 */
+    memset(obs + 24 + 7 * here->degree, 0, sizeof(float) * (7 * (PR_MAX_NEIGHBORS - here->degree) + 2));
     for (int k = 0; k < here->degree; k++) {
         float *o = obs + 24 + 7 * k;
         const pr_node *n = &e->nodes[here->neighbor[k]];

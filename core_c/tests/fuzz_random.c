@@ -48,6 +48,7 @@ int main(int argc, char **argv) {
                 pr_step(&copy, a, &t1, &t2);
                 INVARIANT(memcmp(&copy, &env, sizeof env) == 0);
             }
+            memset(obs, 0xFF, sizeof obs); /* NaN: any float pr_observe skips shows up */
             pr_observe(&env, obs);
             INVARIANT(isfinite(r));
             for (int i = 0; i < PR_OBS_DIM; i++) INVARIANT(isfinite(obs[i]) && obs[i] >= -1.0f && obs[i] <= 1.0f);
