@@ -124,6 +124,7 @@ class ProspectorBot(Bot):
         self.low_yield = 0
         self.price_avg: list[float] | None = None
         self.waited = 0
+        self.last_action = spec.A_HOLD
         self.field_slot: int | None = None     # station neighbor slot of the field we work
         self.exhausted: set[int] = set()       # station neighbor slots with nothing left
 
@@ -151,9 +152,9 @@ class ProspectorBot(Bot):
     def act(self, obs, mask):
         o = Obs(obs)
         prices = self._track_prices(o)
-        if o.at_station:
-            return self._at_station(o, mask, prices)
-        return self._in_field(o, mask, prices)
+        action = self._at_station(o, mask, prices) if o.at_station else self._in_field(o, mask, prices)
+        self.last_action = action
+        return action
 
     def _at_station(self, o: Obs, mask, prices) -> int:
         p = self.posture
@@ -231,10 +232,9 @@ class ProspectorBot(Bot):
             return spec.A_WIDE_SCAN
 
         selected = self._selected(o)
-        if selected is not None and mined < p.min_yield:
-            self.low_yield += 1
-        elif selected is not None:
-            self.low_yield = 0
+        just_mined = spec.A_MINE0 <= self.last_action < spec.A_MINE0 + 3
+        if selected is not None and just_mined:
+            self.low_yield = self.low_yield + 1 if mined < p.min_yield else 0
         if selected is None or self.low_yield >= 3 or not mask[spec.A_MINE0]:
             if selected is not None:
                 self.abandoned.add(selected)
@@ -394,5 +394,5 @@ def main(args) -> int:
                       f"{s['destroyed_mean']:.2f}", f"{s['stranded_mean']:.2f}", f"{s['profit_per_tick_mean']:.3f}",
                       f"{s['overheat_ticks_mean']:.0f}", f"{s['pirate_encounters_mean']:.2f}",
                       f"{s['loss_or_death_rate']:.2f}")
-    Console().print(table)
+    Console(width=max(Console().width, 140)).print(table)
     return 0

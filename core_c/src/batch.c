@@ -90,21 +90,35 @@ static void run_chunk(pr_batch *b, int32_t job, int32_t chunk) {
     else reset_range(b, lo, hi);
 }
 
+/* Waiting: spin briefly (one step_many call takes tens of microseconds, and
+ * a futex wake-up on a VM can cost as much), then sleep on the condvar. */
+#define SPIN_LIMIT 20000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void *worker_main(void *arg) {
     pr_worker *w = (pr_worker *)arg;
     pr_batch *b = w->b;
     int64_t seen = 0;
     for (;;) {
+        for (int spin = 0; spin < SPIN_LIMIT && __atomic_load_n(&b->generation, __ATOMIC_ACQUIRE) == seen; spin++)
+            cpu_relax();
         pthread_mutex_lock(&b->mu);
-        while (b->generation == seen) pthread_cond_wait(&b->start_cv, &b->mu);
+        while (__atomic_load_n(&b->generation, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(&b->start_cv, &b->mu);
         seen = b->generation;
         int32_t job = b->job;
         pthread_mutex_unlock(&b->mu);
         if (job == JOB_STOP) return NULL;
         run_chunk(b, job, w->index);
-        pthread_mutex_lock(&b->mu);
-        if (--b->pending == 0) pthread_cond_signal(&b->done_cv);
-        pthread_mutex_unlock(&b->mu);
+        if (__atomic_sub_fetch(&b->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_mutex_lock(&b->mu); /* signalled under the lock: the caller cannot miss it */
+            pthread_cond_signal(&b->done_cv);
+            pthread_mutex_unlock(&b->mu);
+        }
     }
 }
 
@@ -115,13 +129,14 @@ static void run_job(pr_batch *b, int32_t job) {
     }
     pthread_mutex_lock(&b->mu);
     b->job = job;
-    b->pending = b->n_threads - 1;
-    b->generation++;
+    __atomic_store_n(&b->pending, b->n_threads - 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&b->generation, 1, __ATOMIC_ACQ_REL);
     pthread_cond_broadcast(&b->start_cv);
     pthread_mutex_unlock(&b->mu);
     run_chunk(b, job, 0);
+    for (int spin = 0; spin < SPIN_LIMIT && __atomic_load_n(&b->pending, __ATOMIC_ACQUIRE) > 0; spin++) cpu_relax();
     pthread_mutex_lock(&b->mu);
-    while (b->pending > 0) pthread_cond_wait(&b->done_cv, &b->mu);
+    while (__atomic_load_n(&b->pending, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&b->done_cv, &b->mu);
     pthread_mutex_unlock(&b->mu);
 }
 
@@ -162,7 +177,7 @@ void pr_batch_destroy(pr_batch *b) {
     if (b->n_threads > 1) {
         pthread_mutex_lock(&b->mu);
         b->job = JOB_STOP;
-        b->generation++;
+        __atomic_add_fetch(&b->generation, 1, __ATOMIC_ACQ_REL);
         pthread_cond_broadcast(&b->start_cv);
         pthread_mutex_unlock(&b->mu);
         for (int32_t t = 1; t < b->n_threads; t++) pthread_join(b->workers[t].thread, NULL);

@@ -1,0 +1,111 @@
+"""`prospector`: the command line of the package.
+
+One small function per subcommand; each imports its own module lazily
+(prospector.parity, prospector.bench, prospector.bots), so `prospector
+parity --help` does not load torch and a missing optional piece only breaks
+its own subcommand.
+
+    prospector parity --seeds 0:500          C engine vs Python reference, bit for bit
+    prospector bench env [--json] [--quick]  env steps per second, side by side
+    prospector bots --episodes N [--json]    the baseline bots and random on the same seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    from prospector import parity
+
+    return parity.main(args)
+
+
+def add_parity(sub) -> None:
+    p = sub.add_parser(
+        "parity", help="run the C engine and the Python reference side by side, bit for bit",
+        description="Run the C engine and the pure-Python reference side by side for a full episode "
+                    "per seed and workload, comparing observations, rewards, flags, masks and episode "
+                    "metrics at every step. Exit code 1 on any mismatch; each mismatched episode "
+                    "writes a bundle JSON.")
+    p.add_argument("--seeds", default="0:100", help="seed range A:B (A included, B not), or one seed (default 0:100)")
+    p.add_argument("--steps", type=int, default=None, help="at most this many steps per episode (default: to the end)")
+    p.add_argument("--workload", choices=("random", "long", "miner", "both", "all"), default="both",
+                   help="random: uniform over 0..68 plus out-of-range ints; long: uniform over valid "
+                        "actions without CASH_OUT; miner: a crude mining policy that reaches overheat, "
+                        "trade and time-outs; both: random and long (default); all: the three")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
+    p.add_argument("--bundle-dir", default="runs/parity", help="where mismatch bundles go (default runs/parity/)")
+    p.add_argument("--config", default=None, help="env config: a JSON object or the path of a JSON file")
+    p.add_argument("--jobs", type=int, default=None, help="processes (default: min(2, CPUs))")
+    p.set_defaults(func=cmd_parity)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from prospector import bench
+
+    return bench.main_env(args)
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="benchmarks (env steps per second)")
+    targets = p.add_subparsers(dest="bench_target", metavar="target")
+    targets.required = True
+    env = targets.add_parser(
+        "env", help="env steps per second: C core, cffi batched / threaded, PufferLib, Gymnasium, reference",
+        description="Env steps per second (median of several runs, two workloads: random and long), "
+                    "state size per env and RSS growth. Targets are printed with pass/fail marks, never fatal.")
+    env.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    env.add_argument("--quick", action="store_true", help="small sizes, a few seconds (for tests)")
+    env.add_argument("--n-envs", type=int, default=None, help="envs per batch (default 1024; quick 64)")
+    env.add_argument("--steps", type=int, default=None, help="batch steps per run (default 1000; quick 40)")
+    env.add_argument("--repeats", type=int, default=None, help="runs per figure and workload (default 5; quick 3)")
+    env.add_argument("--threads", type=int, default=None, help="engine threads and vector workers (default: one per core)")
+    env.set_defaults(func=cmd_bench)
+
+
+def cmd_bots(args: argparse.Namespace) -> int:
+    from prospector import bots
+
+    return bots.main(args)
+
+
+def add_bots(sub) -> None:
+    p = sub.add_parser(
+        "bots", help="run the baseline bots and random on the same seeds",
+        description="Greedy miner, cautious scanner, market timer and a random policy, each on the same "
+                    "N seeds of the full game: mean and median net profit, survival, profit per tick, "
+                    "overheat ticks, pirate encounters.")
+    p.add_argument("--episodes", type=int, default=100, help="episodes per bot (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(func=cmd_bots)
+
+
+# Subcommands: one adder each, each delegating to its own module.
+SUBCOMMANDS = [add_parity, add_bench, add_bots]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="prospector", description="Asteroid Belt Prospector tools")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    sub.required = True
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return 2  # pragma: no cover - parser.error exits
+
+
+if __name__ == "__main__":
+    sys.exit(main())

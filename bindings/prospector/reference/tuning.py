@@ -1,0 +1,204 @@
+"""The game's tuning knobs, mirrored from core_c/src/tuning.h.
+
+Same names, same literals (a literal parses to the same double in C and
+Python). Arrays are tuples. tests/reference/test_tuning.py checks this file
+against the header text, so a knob changed in one place and not the other
+fails loudly.
+"""
+
+# ---- world ----
+T_MIN_NODES = 8
+T_NODE_RANGE = 25  # 8..32 nodes
+T_HAZARD_NODE_FRACTION = 0.22
+T_TRAVEL_DIST_PER_TICK = 26.0  # map units per travel tick
+T_TRAVEL_MIN = 2
+T_TRAVEL_MAX = 12
+T_CLUSTER_AST_MIN = 5
+T_CLUSTER_AST_RANGE = 12  # 5..16
+T_HAZARD_AST_MIN = 2
+T_HAZARD_AST_RANGE = 5  # 2..6
+T_PIRATE_BASE = 0.05
+T_PIRATE_PER_HOP = 0.09
+T_PIRATE_SPREAD = 0.45
+T_PIRATE_HAZARD_BONUS = 0.15
+T_HAZARD_NODE_BASE = 0.4
+T_HAZARD_NODE_SPREAD = 0.5
+T_HAZARD_CLUSTER_SPREAD = 0.12
+T_THREAT_PRIOR_CLUSTER = 0.25
+T_THREAT_PRIOR_HAZARD = 0.5
+
+# ---- asteroids (hidden truth) ----
+T_COMP_WEIGHT_CLUSTER = (1.0, 0.6, 0.8, 0.07, 0.035, 0.5)
+T_COMP_WEIGHT_HAZARD = (0.6, 0.5, 0.3, 0.3, 0.18, 0.4)
+T_RICH_MU_CLUSTER = -0.35
+T_RICH_SIGMA_CLUSTER = 0.85
+T_RICH_MU_HAZARD = 0.35
+T_RICH_SIGMA_HAZARD = 0.95
+T_RICH_MIN = 0.05
+T_RICH_MAX = 20.0
+T_STAB_A_CLUSTER = 4  # Beta(a, b) with integer shapes
+T_STAB_B_CLUSTER = 2
+T_STAB_A_HAZARD = 2
+T_STAB_B_HAZARD = 3
+T_NOISE_BASE_CLUSTER = 0.1
+T_NOISE_SPREAD_CLUSTER = 0.5
+T_NOISE_BASE_HAZARD = 0.3
+T_NOISE_SPREAD_HAZARD = 0.6
+T_PRIOR_COMP = 1.0 / 6.0
+T_PRIOR_STAB = 0.5
+T_PRIOR_CONF = 0.1
+
+# ---- ship start ----
+T_START_CREDITS = 450.0
+T_START_CREDITS_SPREAD = 100.0
+T_START_KITS = 2
+T_START_STABILIZERS = 1
+T_START_DECOYS = 1
+T_ITEM_CAP = 99
+
+# ---- passive dynamics ----
+T_HEAT_DISS = 1.2
+T_HEAT_DISS_STATION = 3.0
+T_HOLD_COOL = 1.0
+T_ALERT_DECAY = 0.25
+T_ALERT_DECAY_STATION = 2.0
+T_HOLD_ALERT_DECAY = 1.0
+T_OVERHEAT_THRESHOLD = 70.0
+T_OVERHEAT_DAMAGE = 0.5  # hull per heat unit above HEAT_MAX
+
+# ---- travel ----
+T_FUEL_PER_TICK = 2.0  # fuel = 2 * tt * (1 + cargo/CARGO_MAX)
+T_FUEL_COST_MAX = 48.0  # 2 * 12 * 2, for the observation
+T_TRAVEL_ALERT = 0.5
+
+# ---- actions ----
+T_BURN_FUEL = 30.0
+T_BURN_TICKS = 20
+T_BURN_ALERT = 10.0
+T_COOLDOWN_HEAT = 30.0
+T_COOLDOWN_FUEL = 3.0
+T_COOLDOWN_ALERT = 4.0
+T_TOOL_MAINT_GAIN = 35.0
+T_TOOL_MAINT_TICKS = 4
+T_HULL_PATCH_GAIN = 25.0
+T_HULL_PATCH_TICKS = 4
+T_STABILIZE_TICKS = 2
+T_STABILIZE_DURATION = 80
+T_REFINE_BATCH = 20.0
+T_REFINE_KEEP = 0.7  # refined volume per raw unit
+T_REFINED_BONUS = 0.6  # a refined unit sells for 1.6 raw units
+T_REFINE_HEAT = 6.0
+T_REFINE_FUEL = 2.0
+T_REFINE_ALERT = 3.0
+T_REFINE_TICKS = 3
+T_LISTEN_TICKS = 2
+T_LISTEN_GAIN = 0.6
+T_LISTEN_NOISE = 0.1
+T_THREAT_PIRATE_W = 0.7
+T_THREAT_HAZARD_W = 0.5
+
+# ---- scans: weight toward the reading, noise, bias toward the surface
+# commodity (x noise profile), confidence gain and cap, time, fuel, alert
+T_WIDE_W = 0.5
+T_WIDE_NOISE = 0.25
+T_WIDE_BIAS = 0.6
+T_WIDE_GAIN = 0.15
+T_WIDE_CAP = 0.5
+T_WIDE_TICKS = 2
+T_WIDE_FUEL = 1.0
+T_WIDE_ALERT = 2.0
+T_FOCUS_W = 0.7
+T_FOCUS_NOISE = 0.12
+T_FOCUS_BIAS = 0.15
+T_FOCUS_GAIN = 0.3
+T_FOCUS_CAP = 0.85
+T_FOCUS_TICKS = 3
+T_FOCUS_FUEL = 3.0
+T_FOCUS_ALERT = 3.0
+T_DEEP_W = 0.95
+T_DEEP_NOISE = 0.02
+T_DEEP_BIAS = 0.0
+T_DEEP_GAIN = 1.0
+T_DEEP_CAP = 0.98
+T_DEEP_TICKS = 10
+T_DEEP_FUEL = 8.0
+T_DEEP_ALERT = 8.0
+
+# ---- mining: conservative, standard, aggressive ----
+T_MINE_RATE = 0.5  # units per tick at richness 1
+T_MINE_MULT = (0.6, 1.0, 1.7)
+T_MINE_SIGMA = (0.15, 0.3, 0.5)
+T_MINE_HEAT = (2.0, 4.0, 8.5)
+T_MINE_WEAR = (0.04, 0.1, 0.3)
+T_MINE_ALERT = (0.2, 0.5, 1.5)
+T_DEPLETION_CAPACITY = 120.0  # units per richness before spent
+T_DEPLETION_FLOOR = 20.0
+T_HEAT_EFF_SPAN = 30.0
+T_HEAT_EFF_DROP = 0.9
+T_FRACTURE_BASE = -8.0
+T_FRACTURE_MODE = (0.0, 0.8, 2.0)
+T_FRACTURE_INSTABILITY = 3.5
+T_FRACTURE_HEAT = 3.0
+T_FRACTURE_WEAR = 2.0
+T_FRACTURE_STABILIZED = 2.5
+T_FRACTURE_DAMAGE = 5.0
+T_FRACTURE_DAMAGE_SPREAD = 10.0
+
+# ---- threats ----
+T_HAZARD_RATE = 0.03
+T_HAZARD_DAMAGE = 2.0
+T_HAZARD_DAMAGE_SPREAD = 8.0
+# encounter chance per tick, a product of risk factors:
+# RATE * (FLOOR + intensity) * (1 + ALERT * alert/ALERT_MAX)
+#      * (1 + CARGO * sqrt(cargo value / 1000)) * (ESCAPE if escaping)
+T_PIRATE_RATE = 0.0015
+T_PIRATE_FLOOR = 0.1
+T_PIRATE_ALERT_FACTOR = 3.0
+T_PIRATE_CARGO_FACTOR = 0.8
+T_PIRATE_ESCAPE_FACTOR = 0.1
+T_PIRATE_ALERT = 15.0
+T_PIRATE_LOSS = 0.25
+T_PIRATE_LOSS_SPREAD = 0.35
+T_PIRATE_DAMAGE = 8.0
+T_PIRATE_DAMAGE_SPREAD = 20.0
+T_DECOY_LOSS = 0.05
+T_DECOY_DAMAGE = 1.0
+
+# ---- market ----
+T_PRICE_NOMINAL = (10.0, 16.0, 12.0, 150.0, 200.0, 24.0)
+T_PRICE_REGIME = 0.4  # base = nominal * (0.8 + 0.4 u)
+T_PRICE_AMP = 0.08
+T_PRICE_AMP_SPREAD = 0.14
+T_PRICE_PERIOD = 400.0
+T_PRICE_PERIOD_SPREAD = 1600.0
+T_INV_TARGET = 60.0
+T_INV_TARGET_SPREAD = 80.0
+T_INV_RELAX = 0.995  # per tick toward target
+T_SALES_DECAY = 0.99  # per tick
+T_SHOCK_DECAY = 0.998  # per tick
+T_IMPACT_INVENTORY = 0.35
+T_IMPACT_SALES = 0.003
+T_SLIPPAGE_HALF = 400.0  # slip = q / (q + half)
+T_SHOCK_RATE = 0.0004  # per tick
+T_SHOCK_SIZE = 0.25
+T_SHOCK_SIZE_SPREAD = 0.35
+T_PRICE_FACTOR_MIN = 0.25
+T_PRICE_FACTOR_MAX = 2.5
+T_PRICE_OBS_SCALE = 3.0  # obs price = price / (3 * nominal)
+T_PRICE_DELTA_SCALE = 0.1  # obs change = dprice / (0.1 * nominal)
+T_INVENTORY_OBS_MAX = 400.0
+
+# ---- station ----
+T_FUEL_AMOUNT = (100.0, 300.0, 600.0)
+T_FUEL_COST = (30.0, 85.0, 160.0)
+T_KIT_COST = 60.0
+T_STABILIZER_COST = 80.0
+T_DECOY_COST = 90.0
+T_OVERHAUL_BASE = 50.0
+T_OVERHAUL_HULL = 3.0
+T_OVERHAUL_TOOL = 2.0
+T_OVERHAUL_TICKS = 8
+T_DOCK_ALERT_KEEP = 0.1
+T_DOCK_COOL = 25.0
+T_DOCK_TICKS = 2
+T_SELL_FRACTION = (0.25, 0.5, 1.0)
