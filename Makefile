@@ -7,10 +7,14 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 BUILD  := build
 
-# Engine flags. -ffp-contract=off and no -ffast-math / -march=native are part
-# of the contract: the engine must match the pure-Python reference bit for bit.
+# Engine flags. -ffp-contract=off and no -ffast-math are part of the
+# contract: the engine must match the pure-Python reference bit for bit.
 CC      ?= cc
-CFLAGS  := -std=c99 -O3 -ffp-contract=off -fno-fast-math -Wall -Wextra -pthread -Icore_c/include
+# The target CPU: native by default (same results, wider vectors); see
+# bindings/prospector/_build_engine.py, which reads the same variable.
+PROSPECTOR_ENGINE_ARCH ?= native
+export PROSPECTOR_ENGINE_ARCH
+CFLAGS  := -std=c99 -O3 -march=$(PROSPECTOR_ENGINE_ARCH) -ffp-contract=off -fno-fast-math -Wall -Wextra -pthread -Icore_c/include
 LDLIBS  := -lm -pthread
 SANFLAGS := -std=c99 -g -O1 -ffp-contract=off -fno-fast-math -Wall -Wextra -pthread -Icore_c/include \
             -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import spec
-
-# The game's nominal prices (core_c/src/tuning.h): observed prices are
-# price / (PRICE_OBS_SCALE * nominal), so this turns them back into credits.
-PRICE_NOMINAL = (10.0, 16.0, 12.0, 150.0, 200.0, 24.0)
-PRICE_OBS_SCALE = 3.0
+# Observed prices are price / (PRICE_OBS_SCALE * nominal); the game's public
+# price list turns them back into credits.
+from .reference.tuning import T_PRICE_NOMINAL as PRICE_NOMINAL
+from .reference.tuning import T_PRICE_OBS_SCALE as PRICE_OBS_SCALE
 
 NODE_STATION, NODE_CLUSTER, NODE_HAZARD = 0, 1, 2
 
