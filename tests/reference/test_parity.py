@@ -118,3 +118,10 @@ def test_two_processes_give_the_same_results_as_one(tmp_path):
     assert parallel.ok and serial.ok
     assert [(r.workload, r.seed, r.steps, r.ending) for r in parallel.results] == \
         [(r.workload, r.seed, r.steps, r.ending) for r in serial.results]
+
+
+def test_full_parity_target_seeds_0_to_500_both_workloads(tmp_path):
+    """The issue's bar: 0 mismatches on seeds 0:500, full episodes, random and long."""
+    report = parity.run_parity(parity.parse_seeds("0:500"), workloads=("random", "long"), bundle_dir=tmp_path, jobs=1)
+    assert report.episodes == 1000
+    assert report.mismatches == 0
