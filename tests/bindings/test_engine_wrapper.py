@@ -282,3 +282,34 @@ def test_closed_batch_refuses_to_step():
     batch.close()
     with pytest.raises(RuntimeError):
         batch.step()
+
+
+def test_saved_episode_continues_identically_in_another_process(tmp_path):
+    """Pause an episode here, continue it in a fresh interpreter: same bytes."""
+    import subprocess
+    import sys
+
+    eng = Engine()
+    eng.reset(2024)
+    actions = [(7 * i + 3) % 69 for i in range(300)]
+    for a in actions[:150]:
+        eng.step(a)
+    (tmp_path / "state.bin").write_bytes(eng.save())
+    here = []
+    for a in actions[150:]:
+        eng.step(a)
+        here.append(eng.observation().tobytes())
+        if eng.done:
+            break
+    script = (
+        "import sys, hashlib\n"
+        "from prospector.engine import Engine\n"
+        "e = Engine(); e.restore(open(sys.argv[1], 'rb').read()); h = hashlib.sha256()\n"
+        f"for a in {actions[150:]!r}:\n"
+        "    e.step(a); h.update(e.observation().tobytes())\n"
+        "    if e.done: break\n"
+        "print(h.hexdigest())\n")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "state.bin")],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    import hashlib
+    assert out == hashlib.sha256(b"".join(here)).hexdigest()
