@@ -1,0 +1,1 @@
+"""Pieces every service shares: settings, IDs, run storage, the catalog, Redis streams."""

@@ -1,0 +1,1 @@
+"""The trainer service: PufferLib PPO in windows."""
