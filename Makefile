@@ -33,15 +33,20 @@ SAN_TEST_BIN := $(patsubst core_c/tests/%.c,$(BUILD)/san/%,$(C_TESTS) $(C_FUZZ))
 STAMP_INSTALL := $(VENV)/.prospector-installed
 STAMP_ENGINE  := $(BUILD)/.engine-built
 ENGINE_DEPS   := $(C_SRC) $(C_HDR) bindings/prospector/_build_engine.py pyproject.toml setup.py
+# protos: gRPC/protobuf Python code generated from protos/*.proto (gitignored).
+PROTO_SRC    := $(wildcard protos/*.proto)
+PROTO_GEN    := services/rpc/prospector_rpc/gen
+STAMP_PROTOS := $(PROTO_GEN)/.protos-built
 
 PYTEST_ARGS ?= -q -n 2
 
 .PHONY: setup test ctest sanitize bench parity clean distclean
+.PHONY: protos  # protos
 .SECONDARY: $(OBJ) $(SAN_OBJ)
 
 # ---- Python environment ------------------------------------------------------
 
-setup: $(STAMP_ENGINE)
+setup: $(STAMP_ENGINE) $(STAMP_PROTOS)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +63,20 @@ $(STAMP_ENGINE): $(STAMP_INSTALL) $(ENGINE_DEPS)
 	@mkdir -p $(BUILD)
 	$(PY) bindings/prospector/_build_engine.py
 	$(PY) -c "import prospector._engine"
+	touch $@
+
+# protos: generate the Python messages, stubs and type stubs; redone when a .proto
+# (or the installed grpcio-tools) changes. protoc writes `import prospector_pb2`
+# in the *_grpc.py files; sed makes those imports package-relative.
+protos: $(STAMP_PROTOS)
+
+$(STAMP_PROTOS): $(PROTO_SRC) $(STAMP_INSTALL)
+	rm -rf $(PROTO_GEN) && mkdir -p $(PROTO_GEN)
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=$(PROTO_GEN) --grpc_python_out=$(PROTO_GEN) \
+		--pyi_out=$(PROTO_GEN) $(PROTO_SRC)
+	sed -i -E 's/^import ([A-Za-z0-9_]+_pb2) as /from . import \1 as /' $(PROTO_GEN)/*.py $(PROTO_GEN)/*.pyi
+	echo '"""Generated from protos/ by make setup: do not edit, do not commit."""' > $(PROTO_GEN)/__init__.py
+	PYTHONPATH=services/rpc $(PY) -c "import prospector_rpc.gen.prospector_pb2_grpc"
 	touch $@
 
 # ---- tests ---------------------------------------------------------------------
@@ -113,6 +132,7 @@ parity: setup
 clean:
 	rm -rf $(BUILD) bindings/prospector/_engine.c bindings/prospector/_engine.o \
 		bindings/prospector/_engine*.so bindings/*.egg-info .pytest_cache
+	rm -rf $(PROTO_GEN)  # protos
 	find bindings tests -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -1,0 +1,13 @@
+"""gRPC and Prometheus plumbing shared by the Prospector services.
+
+The messages and services are defined once in protos/prospector.proto; the
+Python code generated from it lives in ``prospector_rpc.gen`` (built by
+``make setup``, never committed). Import it through ``prospector_rpc.pb``,
+which says what to do when it has not been built.
+
+    pb                  the generated modules (pb2, pb2_grpc) and service names
+    server              serve_grpc(): servicers + health + reflection, size limits, clean stop
+    convert             message_from_dict(): plain dicts into messages
+    trainer_servicer    TrainerServicer: TrainerService.Status from a status dict
+    metrics             per-service Prometheus registries, the metrics HTTP server, TrainerMetrics
+"""

@@ -1,0 +1,190 @@
+"""One way to run a gRPC server in every Prospector service.
+
+    server = serve_grpc([TrainerServicer(lambda: status)], port=50051)
+    ...
+    server.stop(grace=5).wait()
+
+``serve_grpc`` adds the given servicers, the standard health service
+(grpc.health.v1.Health: SERVING for "" and for each service added) and server
+reflection, caps message sizes in both directions (an oversized message is
+refused with RESOURCE_EXHAUSTED), binds the port exclusively (no
+SO_REUSEPORT, so a port already taken is an error rather than a silently
+shared socket) and starts the server. ``stop`` first turns every health
+status to NOT_SERVING, so load balancers and Watch clients drain, then stops
+the server with the given grace.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent import futures
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from .pb import pb2, pb2_grpc
+
+#: Largest message a server accepts or sends unless told otherwise. Requests of
+#: these services are tiny; the largest reply (a render state) is tens of kB.
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+#: One servicer registration spelled out: (add_XServicer_to_server, servicer,
+#: full service name), for servicers of services outside prospector.proto.
+Registration = tuple[Callable[[Any, grpc.Server], None], Any, str]
+
+
+def _registrations(servicer: Any) -> list[Registration]:
+    """How to add servicer: explicit tuple, or found from its generated base class."""
+    if isinstance(servicer, tuple):
+        if len(servicer) != 3 or not callable(servicer[0]) or not isinstance(servicer[2], str):
+            raise TypeError("a servicer tuple must be (add_fn, servicer, full_service_name)")
+        return [servicer]
+    found = []
+    for service in pb2.DESCRIPTOR.services_by_name.values():
+        base = getattr(pb2_grpc, f"{service.name}Servicer")
+        if isinstance(servicer, base):
+            found.append((getattr(pb2_grpc, f"add_{service.name}Servicer_to_server"), servicer, service.full_name))
+    if not found:
+        names = ", ".join(f"{s}Servicer" for s in pb2.DESCRIPTOR.services_by_name)
+        raise TypeError(
+            f"{type(servicer).__name__} is not a servicer of prospector.proto (subclass one of {names}) "
+            "nor an (add_fn, servicer, full_service_name) tuple"
+        )
+    return found
+
+
+def _address(host: str, port: int) -> str:
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6 literal
+    return f"{host}:{port}"
+
+
+class GrpcServer(grpc.Server):
+    """A started grpc.Server with its health service; see the module doc.
+
+    ``port`` is the bound port (the real one when asked for port 0),
+    ``service_names`` the services added (health and reflection not included).
+    """
+
+    def __init__(self, server: grpc.Server, health_servicer: health.HealthServicer, port: int,
+                 service_names: Sequence[str], pool: futures.ThreadPoolExecutor | None = None):
+        self._server = server
+        self._pool = pool
+        self.health = health_servicer
+        self.port = port
+        self.service_names = tuple(service_names)
+        self._stop_lock = threading.Lock()
+        self._stopped: threading.Event | None = None
+
+    # ---- health ----------------------------------------------------------------------
+
+    def set_serving(self, service: str, serving: bool) -> None:
+        """Report service ("" for the whole server) as SERVING or NOT_SERVING."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        self.health.set(service, status)
+
+    # ---- grpc.Server -----------------------------------------------------------------
+
+    def start(self) -> None:
+        self._server.start()
+
+    def stop(self, grace: float | None = None) -> threading.Event:
+        """Health to NOT_SERVING for every service, then stop (new RPCs are refused at
+        once; RPCs in flight get ``grace`` seconds). Returns an Event set when the
+        server has stopped; calling stop again returns the first call's Event."""
+        with self._stop_lock:
+            if self._stopped is None:
+                self.health.enter_graceful_shutdown()
+                self._stopped = self._server.stop(grace)
+                if self._pool is not None:  # grpc does not own the pool: free its threads after
+                    stopped, pool = self._stopped, self._pool
+                    threading.Thread(target=lambda: (stopped.wait(), pool.shutdown(wait=False)),
+                                     name="grpc-pool-shutdown", daemon=True).start()
+            return self._stopped
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return self._server.wait_for_termination(timeout)
+
+    def add_generic_rpc_handlers(self, generic_rpc_handlers: Iterable[Any]) -> None:
+        self._server.add_generic_rpc_handlers(generic_rpc_handlers)
+
+    def add_registered_method_handlers(self, service_name: str, method_handlers: Any) -> None:
+        self._server.add_registered_method_handlers(service_name, method_handlers)
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._server.add_insecure_port(address)
+
+    def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int:
+        return self._server.add_secure_port(address, server_credentials)
+
+    def __enter__(self) -> GrpcServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop(grace=1.0).wait()
+
+
+def serve_grpc(
+    servicers: Sequence[Any],
+    port: int,
+    host: str = "0.0.0.0",
+    *,
+    max_workers: int = 32,
+    max_receive_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    max_send_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    maximum_concurrent_rpcs: int | None = None,
+    options: Sequence[tuple[str, Any]] = (),
+) -> GrpcServer:
+    """Start a gRPC server on host:port with servicers, health and reflection.
+
+    servicers: instances of the generated ``*Servicer`` classes of
+    prospector.proto (found by their base class), or explicit
+    ``(add_fn, servicer, full_service_name)`` tuples. port 0 picks a free port
+    (read it from ``server.port``). max_workers bounds the RPCs handled at once;
+    each open bidirectional stream holds one worker. Raises RuntimeError when
+    the address cannot be bound.
+    """
+    registrations = [r for s in servicers for r in _registrations(s)]
+    names = [name for _, _, name in registrations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a service was given twice: {names}")
+
+    server_options = [
+        ("grpc.max_receive_message_length", int(max_receive_message_bytes)),
+        ("grpc.max_send_message_length", int(max_send_message_bytes)),
+        ("grpc.so_reuseport", 0),
+        *options,
+    ]
+    pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
+    server = grpc.server(pool, options=server_options, maximum_concurrent_rpcs=maximum_concurrent_rpcs)
+
+    for add, servicer, _ in registrations:
+        add(servicer, server)
+
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *names):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    reflection.enable_server_reflection(
+        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+
+    address = _address(host, port)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        server.stop(None)
+        pool.shutdown(wait=False)
+        raise RuntimeError(f"gRPC server cannot bind {address}: {exc}") from exc
+    if not bound:  # older grpcio returns 0 instead of raising
+        server.stop(None)
+        pool.shutdown(wait=False)
+        raise RuntimeError(f"gRPC server cannot bind {address}")
+
+    wrapped = GrpcServer(server, health_servicer, bound, names, pool)
+    wrapped.start()
+    return wrapped
