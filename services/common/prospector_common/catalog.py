@@ -1,0 +1,741 @@
+"""The catalog: runs, their windows (with metrics) and replays (with tags), in SQL.
+
+One `Catalog(url)` works on SQLite (the default: a file in the data dir, WAL
+mode so readers never block the writer) and on PostgreSQL (`DATABASE_URL`,
+e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test). Every write is
+idempotent, because the trainer may re-record a window on resume and a Redis
+entry may be delivered to an evaluator twice:
+
+- `add_window` and `add_replay` are no-ops returning False for a key that
+  already exists;
+- a window has at most one `every_window` replay and a run at most one replay
+  per `milestone:*` tag, enforced by unique indexes, so two evaluators racing
+  on the same window cannot both record it.
+
+Tags are stored twice on purpose: as the JSON list on the replay (what readers
+get back) and as rows of `replay_tags` (what queries filter on, with indexes,
+the same way on both databases, without JSON operators).
+
+Every ID is validated (ids.py) before it reaches a query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Dialect,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    create_engine,
+    event,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import DateTime
+
+from .ids import InvalidId, validate_replay_id, validate_run_id, validate_seed, validate_window_id
+from .jsonsafe import json_safe
+
+# ---- vocabulary ---------------------------------------------------------------------
+
+RUN_STATUSES = ("created", "running", "finished", "failed", "interrupted")
+EVAL_DONE = "done"
+EVAL_FAILED = "failed"
+
+TAG_EVERY_WINDOW = "every_window"
+TAG_BEST_SO_FAR = "best_so_far"
+MILESTONE_PREFIX = "milestone:"
+TAG_RE = re.compile(r"\A[a-z0-9_]{1,32}(?::[a-z0-9_.]{1,31})?\Z")
+
+MAX_PAGE = 1000
+_WRITE_ATTEMPTS = 3  # a unique-index race is resolved by re-reading, once is enough
+
+
+def validate_tag(value: object) -> str:
+    """Return `value` if it is a well-formed tag (`name` or `kind:name`)."""
+    if not isinstance(value, str) or not TAG_RE.match(value):
+        raise InvalidId(f"tag {value!r} must be lowercase [a-z0-9_], optionally 'kind:name'")
+    return value
+
+
+def _validate_status(status: str) -> str:
+    if status not in RUN_STATUSES:
+        raise ValueError(f"run status {status!r} is not one of {RUN_STATUSES}")
+    return status
+
+
+# ---- column types -------------------------------------------------------------------
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both databases.
+
+    SQLite has no time zones and would hand back naive values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("catalog datetimes must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class UInt64(TypeDecorator[int]):
+    """Engine seeds span 0..2**64-1; both databases top out at signed 64 bits.
+
+    Stored as the same 64 bits read as signed, so nothing is lost.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> int | None:
+        return None if value is None else (value - 2**64 if value >= 2**63 else value)
+
+    def process_result_value(self, value: int | None, dialect: Dialect) -> int | None:
+        return None if value is None else (value + 2**64 if value < 0 else value)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---- tables --------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16))
+    wandb_url: Mapped[str | None] = mapped_column(Text)
+    spec_version: Mapped[int] = mapped_column(Integer)
+    git_sha: Mapped[str] = mapped_column(String(16))
+
+
+class WindowRow(Base):
+    __tablename__ = "windows"
+
+    run_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    window_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    env_steps_total: Mapped[int] = mapped_column(BigInteger)
+    checkpoint_path: Mapped[str] = mapped_column(Text)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    # None: not evaluated yet; EVAL_DONE once it has its every_window replay; EVAL_FAILED.
+    eval_status: Mapped[str | None] = mapped_column(String(16))
+    eval_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReplayRow(Base):
+    __tablename__ = "replays"
+
+    replay_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    window_id: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(UInt64)
+    return_: Mapped[float] = mapped_column("return", Float)
+    net_profit: Mapped[float] = mapped_column(Float)
+    survival: Mapped[bool] = mapped_column(Boolean)
+    length: Mapped[int] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSONType)
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["run_id", "window_id"], ["windows.run_id", "windows.window_id"], ondelete="CASCADE"
+        ),
+        Index("ix_replays_run_window", "run_id", "window_id"),
+    )
+
+
+_EVERY_WINDOW_ONLY = text(f"tag = '{TAG_EVERY_WINDOW}'")
+_MILESTONES_ONLY = text(f"tag LIKE '{MILESTONE_PREFIX}%'")
+
+
+class ReplayTagRow(Base):
+    __tablename__ = "replay_tags"
+
+    replay_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("replays.replay_id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    window_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_replay_tags_run_tag", "run_id", "tag"),
+        # One every_window replay per window; one replay per milestone per run.
+        Index(
+            "ux_replay_tags_every_window",
+            "run_id",
+            "window_id",
+            unique=True,
+            sqlite_where=_EVERY_WINDOW_ONLY,
+            postgresql_where=_EVERY_WINDOW_ONLY,
+        ),
+        Index(
+            "ux_replay_tags_milestone",
+            "run_id",
+            "tag",
+            unique=True,
+            sqlite_where=_MILESTONES_ONLY,
+            postgresql_where=_MILESTONES_ONLY,
+        ),
+    )
+
+
+# ---- what readers get back (plain values, detached from any session) ----------------
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RunRecord(_Record):
+    run_id: str
+    created_at: datetime
+    config: dict[str, Any]
+    status: str
+    wandb_url: str | None
+    spec_version: int
+    git_sha: str
+
+
+class WindowRecord(_Record):
+    run_id: str
+    window_id: int
+    env_steps_total: int
+    checkpoint_path: str
+    metrics: dict[str, Any]
+    created_at: datetime
+    eval_status: str | None
+    eval_error: str | None
+
+
+class ReplayRecord(_Record):
+    replay_id: str
+    run_id: str
+    window_id: int
+    seed: int
+    # `return` is a Python keyword; model_dump(by_alias=True) and FastAPI say "return".
+    return_: float = Field(serialization_alias="return")
+    net_profit: float
+    survival: bool
+    length: int
+    tags: list[str]
+    path: str
+    created_at: datetime
+
+
+class ReplayPage(_Record):
+    items: list[ReplayRecord]
+    next_cursor: str | None  # pass back as `cursor` for the next page; None at the end
+
+
+def _run_record(row: RunRow) -> RunRecord:
+    return RunRecord(
+        run_id=row.run_id,
+        created_at=row.created_at,
+        config=row.config,
+        status=row.status,
+        wandb_url=row.wandb_url,
+        spec_version=row.spec_version,
+        git_sha=row.git_sha,
+    )
+
+
+def _window_record(row: WindowRow) -> WindowRecord:
+    return WindowRecord(
+        run_id=row.run_id,
+        window_id=row.window_id,
+        env_steps_total=row.env_steps_total,
+        checkpoint_path=row.checkpoint_path,
+        metrics=row.metrics,
+        created_at=row.created_at,
+        eval_status=row.eval_status,
+        eval_error=row.eval_error,
+    )
+
+
+def _replay_record(row: ReplayRow) -> ReplayRecord:
+    return ReplayRecord(
+        replay_id=row.replay_id,
+        run_id=row.run_id,
+        window_id=row.window_id,
+        seed=row.seed,
+        return_=row.return_,
+        net_profit=row.net_profit,
+        survival=row.survival,
+        length=row.length,
+        tags=list(row.tags),
+        path=row.path,
+        created_at=row.created_at,
+    )
+
+
+# ---- the catalog ----------------------------------------------------------------------
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # We issue BEGIN ourselves (below); the driver's implicit one is off.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")  # as PostgreSQL always does
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A write transaction takes the write lock up front. A deferred one
+        # that reads first and writes later fails at once with "database is
+        # locked" when another process wrote in between, instead of waiting.
+        write = connection.get_execution_options().get("prospector_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Catalog:
+    """The catalog over one database URL (sqlite:///... or postgresql+psycopg://...)."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        self._insert: Any  # the dialect's INSERT, for ON CONFLICT (no portable one exists)
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            connect_args = {"timeout": 30, "check_same_thread": False}
+            self.engine = create_engine(parsed, connect_args=connect_args, **engine_kwargs)
+            _configure_sqlite(self.engine)
+            self._insert = sqlite_insert
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(parsed, pool_pre_ping=True, **engine_kwargs)
+            self._insert = pg_insert
+        else:
+            raise ValueError(f"catalog supports sqlite and postgresql URLs, not {self.dialect!r}")
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(
+            self.engine.execution_options(prospector_write=True), expire_on_commit=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any | None = None) -> Catalog:
+        """The catalog at settings.database_url (default: get_settings())."""
+        from .settings import get_settings
+
+        return cls((settings or get_settings()).database_url)
+
+    def create_all(self) -> None:
+        """Create missing tables and indexes; safe to call on every start."""
+        Base.metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def ping(self) -> bool:
+        """True if the database answers (for health checks)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:  # any failure means "not healthy"; the caller logs it
+            return False
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._reads.begin() as session:
+            yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._writes.begin() as session:
+            yield session
+
+    # ---- runs ------------------------------------------------------------------
+
+    def upsert_run(
+        self,
+        run_id: str,
+        *,
+        config: dict[str, Any],
+        spec_version: int,
+        git_sha: str,
+        status: str = "running",
+        wandb_url: str | None = None,
+        created_at: datetime | None = None,
+    ) -> None:
+        """Record a run, or update it (on resume); created_at is kept from the first call."""
+        values = {
+            "run_id": validate_run_id(run_id),
+            "created_at": created_at or _now(),
+            "config": json_safe(config),
+            "status": _validate_status(status),
+            "wandb_url": wandb_url,
+            "spec_version": spec_version,
+            "git_sha": git_sha,
+        }
+        statement = self._insert(RunRow).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[RunRow.run_id],
+            set_={
+                "config": statement.excluded.config,
+                "status": statement.excluded.status,
+                "spec_version": statement.excluded.spec_version,
+                "git_sha": statement.excluded.git_sha,
+                # A resume without a W&B URL keeps the one already known.
+                "wandb_url": func.coalesce(statement.excluded.wandb_url, RunRow.wandb_url),
+            },
+        )
+        with self._write() as session:
+            session.execute(statement)
+
+    def set_run_status(self, run_id: str, status: str, *, wandb_url: str | None = None) -> bool:
+        """Set a run's status (and W&B URL if given); False if the run is unknown."""
+        values: dict[str, Any] = {"status": _validate_status(status)}
+        if wandb_url is not None:
+            values["wandb_url"] = wandb_url
+        with self._write() as session:
+            statement = (
+                update(RunRow)
+                .where(RunRow.run_id == validate_run_id(run_id))
+                .values(values)
+                .returning(RunRow.run_id)
+            )
+            return session.execute(statement).first() is not None
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._read() as session:
+            row = session.get(RunRow, validate_run_id(run_id))
+            return None if row is None else _run_record(row)
+
+    def list_runs(self, limit: int | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        query = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.run_id.desc())
+        if limit is not None:
+            query = query.limit(_page_size(limit))
+        with self._read() as session:
+            return [_run_record(row) for row in session.scalars(query)]
+
+    # ---- windows ---------------------------------------------------------------
+
+    def add_window(
+        self,
+        run_id: str,
+        window_id: int,
+        *,
+        env_steps_total: int,
+        checkpoint_path: str,
+        metrics: dict[str, Any],
+        created_at: datetime | None = None,
+    ) -> bool:
+        """Record a window; False (and nothing changed) if it is already recorded.
+
+        Raises LookupError if the run is not in the catalog.
+        """
+        run_id = validate_run_id(run_id)
+        values = {
+            "run_id": run_id,
+            "window_id": validate_window_id(window_id),
+            "env_steps_total": int(env_steps_total),
+            "checkpoint_path": str(checkpoint_path),
+            "metrics": json_safe(metrics),
+            "created_at": created_at or _now(),
+        }
+        # RETURNING says whether a row went in; rowcount is not reliable for
+        # ON CONFLICT DO NOTHING across drivers.
+        statement = (
+            self._insert(WindowRow).values(values).on_conflict_do_nothing().returning(WindowRow.window_id)
+        )
+        with self._write() as session:
+            if session.get(RunRow, run_id) is None:
+                raise LookupError(f"run {run_id} is not in the catalog; upsert_run first")
+            return session.execute(statement).first() is not None
+
+    def get_window(self, run_id: str, window_id: int) -> WindowRecord | None:
+        key = (validate_run_id(run_id), validate_window_id(window_id))
+        with self._read() as session:
+            row = session.get(WindowRow, key)
+            return None if row is None else _window_record(row)
+
+    def list_windows(
+        self, run_id: str, after: int | None = None, limit: int | None = None
+    ) -> list[WindowRecord]:
+        """A run's windows in order; `after` a window id gives only the later ones."""
+        query = (
+            select(WindowRow).where(WindowRow.run_id == validate_run_id(run_id)).order_by(WindowRow.window_id)
+        )
+        if after is not None:
+            query = query.where(WindowRow.window_id > validate_window_id(after))
+        if limit is not None:
+            query = query.limit(_page_size(limit))
+        with self._read() as session:
+            return [_window_record(row) for row in session.scalars(query)]
+
+    def latest_window(self, run_id: str) -> WindowRecord | None:
+        query = (
+            select(WindowRow)
+            .where(WindowRow.run_id == validate_run_id(run_id))
+            .order_by(WindowRow.window_id.desc())
+            .limit(1)
+        )
+        with self._read() as session:
+            row = session.scalars(query).first()
+            return None if row is None else _window_record(row)
+
+    def windows_without_replay(self, run_id: str | None = None) -> list[WindowRecord]:
+        """Windows with no every_window replay and no recorded failure, in order.
+
+        What an evaluator picks up on start: windows announced while none ran.
+        """
+        has_replay = exists().where(
+            ReplayTagRow.run_id == WindowRow.run_id,
+            ReplayTagRow.window_id == WindowRow.window_id,
+            ReplayTagRow.tag == TAG_EVERY_WINDOW,
+        )
+        query = (
+            select(WindowRow)
+            .where(~has_replay)
+            .where(or_(WindowRow.eval_status.is_(None), WindowRow.eval_status != EVAL_FAILED))
+            .order_by(WindowRow.run_id, WindowRow.window_id)
+        )
+        if run_id is not None:
+            query = query.where(WindowRow.run_id == validate_run_id(run_id))
+        with self._read() as session:
+            return [_window_record(row) for row in session.scalars(query)]
+
+    def mark_window_failed(self, run_id: str, window_id: int, reason: str) -> bool:
+        """Record that a window could not be evaluated, and why.
+
+        False if the window is unknown or already has its every_window replay
+        (a success is never overwritten by a late failure).
+        """
+        statement = (
+            update(WindowRow)
+            .where(
+                WindowRow.run_id == validate_run_id(run_id),
+                WindowRow.window_id == validate_window_id(window_id),
+                or_(WindowRow.eval_status.is_(None), WindowRow.eval_status != EVAL_DONE),
+            )
+            .values(eval_status=EVAL_FAILED, eval_error=str(reason)[:4000])
+            .returning(WindowRow.window_id)
+        )
+        with self._write() as session:
+            return session.execute(statement).first() is not None
+
+    # ---- replays -----------------------------------------------------------------
+
+    def add_replay(
+        self,
+        *,
+        replay_id: str,
+        run_id: str,
+        window_id: int,
+        seed: int,
+        return_: float,
+        net_profit: float,
+        survival: bool,
+        length: int,
+        tags: Iterable[str],
+        path: str,
+        created_at: datetime | None = None,
+    ) -> bool:
+        """Record a replay; False (nothing changed) if it cannot be the new one.
+
+        False when the replay_id is already recorded, or when the replay is
+        tagged every_window and its window already has one (another evaluator
+        won the race). A milestone:* tag that the run already has elsewhere is
+        dropped from this replay rather than refusing it. An every_window
+        replay marks its window evaluated. Raises LookupError if the window is
+        not in the catalog.
+        """
+        values: dict[str, Any] = {
+            "replay_id": validate_replay_id(replay_id),
+            "run_id": validate_run_id(run_id),
+            "window_id": validate_window_id(window_id),
+            "seed": validate_seed(seed),
+            "return_": float(return_),
+            "net_profit": float(net_profit),
+            "survival": bool(survival),
+            "length": int(length),
+            "tags": list(dict.fromkeys(validate_tag(t) for t in tags)),  # unique, in order
+            "path": str(path),
+            "created_at": created_at or _now(),
+        }
+        for attempt in range(_WRITE_ATTEMPTS):
+            try:
+                with self._write() as session:
+                    return self._insert_replay(session, dict(values))
+            except IntegrityError:
+                # A concurrent writer took the replay_id or a unique tag between
+                # our checks and our insert; the next attempt's checks see it.
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _insert_replay(session: Session, values: dict[str, Any]) -> bool:
+        replay_id, run_id, window_id = values["replay_id"], values["run_id"], values["window_id"]
+        if session.get(ReplayRow, replay_id) is not None:
+            return False
+        window = session.get(WindowRow, (run_id, window_id))
+        if window is None:
+            raise LookupError(f"window {run_id}/{window_id} is not in the catalog")
+        tags: list[str] = values["tags"]
+        if TAG_EVERY_WINDOW in tags and session.scalar(
+            select(
+                exists().where(
+                    ReplayTagRow.run_id == run_id,
+                    ReplayTagRow.window_id == window_id,
+                    ReplayTagRow.tag == TAG_EVERY_WINDOW,
+                )
+            )
+        ):
+            return False
+        milestones = [t for t in tags if t.startswith(MILESTONE_PREFIX)]
+        if milestones:
+            taken = set(
+                session.scalars(
+                    select(ReplayTagRow.tag).where(
+                        ReplayTagRow.run_id == run_id, ReplayTagRow.tag.in_(milestones)
+                    )
+                )
+            )
+            tags = [t for t in tags if t not in taken]
+        row = ReplayRow(**{**values, "tags": tags})
+        session.add(row)
+        session.flush()  # the replay before its tags (foreign key)
+        session.add_all(
+            ReplayTagRow(replay_id=row.replay_id, tag=t, run_id=row.run_id, window_id=row.window_id)
+            for t in tags
+        )
+        if TAG_EVERY_WINDOW in tags:
+            window.eval_status, window.eval_error = EVAL_DONE, None
+        session.flush()
+        return True
+
+    def get_replay(self, replay_id: str) -> ReplayRecord | None:
+        with self._read() as session:
+            row = session.get(ReplayRow, validate_replay_id(replay_id))
+            return None if row is None else _replay_record(row)
+
+    def list_replays(
+        self,
+        run_id: str,
+        *,
+        tag: str | None = None,
+        window_id: int | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ReplayPage:
+        """A page of a run's replays, in window order (replay ids sort by window).
+
+        `cursor` is the previous page's next_cursor (the last replay_id it held).
+        """
+        query = select(ReplayRow).where(ReplayRow.run_id == validate_run_id(run_id))
+        if tag is not None:
+            query = query.where(
+                exists().where(
+                    ReplayTagRow.replay_id == ReplayRow.replay_id, ReplayTagRow.tag == validate_tag(tag)
+                )
+            )
+        if window_id is not None:
+            query = query.where(ReplayRow.window_id == validate_window_id(window_id))
+        if cursor is not None:
+            query = query.where(ReplayRow.replay_id > validate_replay_id(cursor))
+        size = _page_size(limit)
+        query = query.order_by(ReplayRow.replay_id).limit(size + 1)
+        with self._read() as session:
+            rows = list(session.scalars(query))
+        items = [_replay_record(row) for row in rows[:size]]
+        next_cursor = items[-1].replay_id if len(rows) > size else None
+        return ReplayPage(items=items, next_cursor=next_cursor)
+
+    def best_net_profit(self, run_id: str) -> float | None:
+        """The highest net profit of any replay of the run (None before the first)."""
+        query = select(func.max(ReplayRow.net_profit)).where(ReplayRow.run_id == validate_run_id(run_id))
+        with self._read() as session:
+            return session.scalar(query)
+
+    def has_tag(self, run_id: str, tag: str) -> bool:
+        """True if any replay of the run carries `tag`."""
+        query = select(
+            exists().where(
+                ReplayTagRow.run_id == validate_run_id(run_id), ReplayTagRow.tag == validate_tag(tag)
+            )
+        )
+        with self._read() as session:
+            return bool(session.scalar(query))
+
+    def has_every_window_replay(self, run_id: str, window_id: int) -> bool:
+        """True if the window already has its every_window replay (redelivery check)."""
+        query = select(
+            exists().where(
+                ReplayTagRow.run_id == validate_run_id(run_id),
+                ReplayTagRow.window_id == validate_window_id(window_id),
+                ReplayTagRow.tag == TAG_EVERY_WINDOW,
+            )
+        )
+        with self._read() as session:
+            return bool(session.scalar(query))
+
+
+def _page_size(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be an integer in 1..{MAX_PAGE}, got {limit!r}")
+    return limit

@@ -1,0 +1,121 @@
+"""Configuration shared by every service: the one documented place for it.
+
+Every value comes from an environment variable (or a keyword argument, for a
+command-line override). Unset variables take the defaults below, which make a
+plain local run work with no configuration at all:
+
+| variable                             | default                                   |
+|--------------------------------------|-------------------------------------------|
+| PROSPECTOR_DATA_DIR                  | ./runs (made absolute at load time)       |
+| DATABASE_URL                         | sqlite:///{data_dir}/catalog.sqlite       |
+| REDIS_URL                            | redis://127.0.0.1:6379/0                  |
+| WANDB_API_KEY                        | unset                                     |
+| WANDB_MODE                           | offline, or online when WANDB_API_KEY set |
+| WANDB_PROJECT                        | asteroid-belt-prospector                  |
+| PROSPECTOR_GIT_SHA                   | unset: asked from git (containers set it) |
+| PROSPECTOR_TRAINER_GRPC_PORT         | 50061                                     |
+| PROSPECTOR_TRAINER_METRICS_PORT      | 9101                                      |
+| PROSPECTOR_EVALUATOR_GRPC_PORT       | 50062                                     |
+| PROSPECTOR_EVALUATOR_METRICS_PORT    | 9102                                      |
+| PROSPECTOR_API_HTTP_PORT             | 8000 (also serves the API's /metrics)     |
+| PROSPECTOR_API_GRPC_PORT             | 50051                                     |
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WandbMode = Literal["online", "offline", "disabled"]
+
+CATALOG_FILENAME = "catalog.sqlite"
+
+
+def _env(name: str, field: str) -> AliasChoices:
+    # The environment variable, or the field name for keyword overrides
+    # (Settings(data_dir=...) from a command-line flag).
+    return AliasChoices(name, field)
+
+
+class Settings(BaseSettings):
+    """Environment-driven settings; see the module docstring for the table."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    data_dir: Path = Field(default=Path("runs"), validation_alias=_env("PROSPECTOR_DATA_DIR", "data_dir"))
+    # Empty means "the SQLite catalog in data_dir"; filled in by _fill_defaults.
+    database_url: str = Field(default="", validation_alias=_env("DATABASE_URL", "database_url"))
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", validation_alias=_env("REDIS_URL", "redis_url")
+    )
+
+    wandb_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("WANDB_API_KEY", "wandb_api_key")
+    )
+    # Unset means: online with a key, offline without. W&B must never be required.
+    wandb_mode: WandbMode | None = Field(default=None, validation_alias=_env("WANDB_MODE", "wandb_mode"))
+    wandb_project: str = Field(
+        default="asteroid-belt-prospector", validation_alias=_env("WANDB_PROJECT", "wandb_project")
+    )
+
+    # Containers have no .git; the image build passes the sha in instead.
+    git_sha: str | None = Field(default=None, validation_alias=_env("PROSPECTOR_GIT_SHA", "git_sha"))
+
+    trainer_grpc_port: int = Field(
+        default=50061,
+        ge=1,
+        le=65535,
+        validation_alias=_env("PROSPECTOR_TRAINER_GRPC_PORT", "trainer_grpc_port"),
+    )
+    trainer_metrics_port: int = Field(
+        default=9101,
+        ge=1,
+        le=65535,
+        validation_alias=_env("PROSPECTOR_TRAINER_METRICS_PORT", "trainer_metrics_port"),
+    )
+    evaluator_grpc_port: int = Field(
+        default=50062,
+        ge=1,
+        le=65535,
+        validation_alias=_env("PROSPECTOR_EVALUATOR_GRPC_PORT", "evaluator_grpc_port"),
+    )
+    evaluator_metrics_port: int = Field(
+        default=9102,
+        ge=1,
+        le=65535,
+        validation_alias=_env("PROSPECTOR_EVALUATOR_METRICS_PORT", "evaluator_metrics_port"),
+    )
+    # The API's Prometheus metrics are served on this port at /metrics.
+    api_http_port: int = Field(
+        default=8000, ge=1, le=65535, validation_alias=_env("PROSPECTOR_API_HTTP_PORT", "api_http_port")
+    )
+    api_grpc_port: int = Field(
+        default=50051, ge=1, le=65535, validation_alias=_env("PROSPECTOR_API_GRPC_PORT", "api_grpc_port")
+    )
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        # Absolute, so a later chdir (or a subprocess elsewhere) means the same place.
+        object.__setattr__(self, "data_dir", self.data_dir.expanduser().resolve())
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / CATALOG_FILENAME}")
+        if self.wandb_mode is None or (self.wandb_mode == "online" and self.wandb_api_key is None):
+            # Online without a key would prompt or fail; offline always works.
+            mode: WandbMode = "online" if self.wandb_api_key is not None else "offline"
+            object.__setattr__(self, "wandb_mode", mode)
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once.
+
+    Services inject this (e.g. a FastAPI dependency) rather than reading the
+    environment themselves; tests that change the environment call
+    `get_settings.cache_clear()`.
+    """
+    return Settings()

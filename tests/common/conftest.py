@@ -1,0 +1,165 @@
+"""Fixtures for the shared package: real SQLite, real PostgreSQL, real Redis.
+
+Nothing is mocked. Each test gets its own SQLite file, its own PostgreSQL
+schema (the `test` database is shared) and its own Redis key names, and
+removes them afterwards, so the tests are safe under pytest-xdist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from prospector_common.catalog import Catalog
+from prospector_common.outbox import dedupe_key
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+POSTGRES_URL = os.environ.get(
+    "PROSPECTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty catalog database URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+        return
+    schema = f"prospector_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        # Every connection of the catalog under test sees only this schema.
+        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    with Catalog(catalog_url) as cat:
+        cat.create_all()
+        yield cat
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def stream_name(redis_client: redis.Redis) -> Iterator[str]:
+    """A stream name no other test uses; the stream and its dedupe set are deleted after."""
+    name = f"test:{uuid.uuid4().hex}:prospector:windows"
+    yield name
+    redis_client.delete(name, dedupe_key(name))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free port, that the test can stop, hang and restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        # No retries: after SHUTDOWN the client would otherwise retry with backoff for seconds.
+        return redis.Redis(
+            port=self.port, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+        )
+
+    def start(self) -> None:
+        # No periodic snapshots and no AOF; `stop` saves explicitly so a
+        # restart finds what was there, like a Redis that was restarted cleanly.
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                with self.client() as c:
+                    c.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"private redis-server on port {self.port} did not start") from None
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        """SHUTDOWN SAVE: the data is written to the test's dir and read back by start()."""
+        assert self.process is not None
+        # The server may drop the connection before it answers.
+        with self.client() as c, contextlib.suppress(redis.ConnectionError):
+            c.shutdown(save=True)
+        self.process.wait(timeout=5)
+        self.process = None
+
+    def pause(self) -> None:
+        """Freeze the server: connections are accepted by the kernel but never answered."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()  # SIGKILL also ends a stopped process
+            self.process.wait(timeout=5)
+            self.process = None
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
