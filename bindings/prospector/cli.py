@@ -8,6 +8,8 @@ its own subcommand.
     prospector parity --seeds 0:500          C engine vs Python reference, bit for bit
     prospector bench env [--json] [--quick]  env steps per second, side by side
     prospector bots --episodes N [--json]    the baseline bots and random on the same seeds
+    prospector train --config FILE [--set k=v]  PPO in windows (services/trainer)
+    prospector bench train|learn [--json]    training throughput; PPO against the bots
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ def add_bench(sub) -> None:
     env.add_argument("--repeats", type=int, default=None, help="runs per figure and workload (default 5; quick 3)")
     env.add_argument("--threads", type=int, default=None, help="engine threads and vector workers (default: one per core)")
     env.set_defaults(func=cmd_bench)
+    from prospector_trainer import cli as trainer_cli  # argparse only; torch loads when a command runs
+
+    train = targets.add_parser(
+        "train", help="end-to-end PPO training throughput (env steps/s including learning), env/learner split")
+    trainer_cli.add_bench_train_arguments(train)
+    train.set_defaults(func=trainer_cli.bench_train_main)
+    learn = targets.add_parser(
+        "learn", help="train PPO for a fixed budget, then play it against the bots on 200 held-out seeds")
+    trainer_cli.add_bench_learn_arguments(learn)
+    learn.set_defaults(func=trainer_cli.bench_learn_main)
 
 
 def cmd_bots(args: argparse.Namespace) -> int:
@@ -84,8 +96,19 @@ def add_bots(sub) -> None:
     p.set_defaults(func=cmd_bots)
 
 
+def add_train(sub) -> None:
+    from prospector_trainer import cli as trainer_cli
+
+    p = sub.add_parser(
+        "train", help="train PPO (PufferLib) in windows: checkpoints and metrics per window",
+        description="The trainer service: PuffeRL over the C engine, one window of window_env_steps at a "
+                    "time; each window writes a checkpoint and a metrics row.")
+    trainer_cli.add_train_arguments(p)
+    p.set_defaults(func=trainer_cli.train_main)
+
+
 # Subcommands: one adder each, each delegating to its own module.
-SUBCOMMANDS = [add_parity, add_bench, add_bots]
+SUBCOMMANDS = [add_parity, add_bench, add_bots, add_train]
 
 
 def build_parser() -> argparse.ArgumentParser:

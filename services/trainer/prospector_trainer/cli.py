@@ -1,0 +1,124 @@
+"""Command-line entry points of the trainer, to be wired into `prospector`:
+
+    prospector train --config FILE [--set k=v ...] [--resume RUN_ID] [--run-id ID] [--data-dir DIR]
+    prospector bench train [--json] [--quick]
+    prospector bench learn [--json] [--minutes M]
+
+Each `*_main(args)` takes an argparse.Namespace built by the matching
+`add_*_arguments(parser)` and returns an exit code. `python -m prospector_trainer
+{train,bench-train,bench-learn} ...` runs them without the `prospector` CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None,
+                   help="TOML config file, or a name in services/trainer/configs (default, demo, tiny)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set ppo.learning_rate=3e-4 --set env.pirates=false")
+    p.add_argument("--resume", default=None, metavar="RUN_ID",
+                   help="continue RUN_ID from its last checkpoint (its stored config plus --set overrides)")
+    p.add_argument("--run-id", default=None, help="id of a new run (default: UTC timestamp plus git sha)")
+    p.add_argument("--data-dir", default=None, help="data root (default: $PROSPECTOR_DATA_DIR or ./runs)")
+    p.add_argument("--progress", choices=("bar", "dashboard", "none"), default=None,
+                   help="progress display (default: run.progress of the config)")
+
+
+def train_main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .checkpoint import CheckpointError
+    from .config import ConfigError, load_config
+    from .loop import train
+    from .progress import TrainProgress
+
+    console = Console(stderr=True)
+    overrides = list(args.overrides or [])
+    if args.data_dir:
+        overrides.append(f"run.data_dir={json.dumps(args.data_dir)}")
+    if args.progress:
+        overrides.append(f"run.progress={args.progress}")
+    try:
+        cfg = load_config(args.config or ("default" if not args.resume else None), overrides)
+        if not args.resume:
+            console.print_json(json.dumps(cfg.to_dict()))
+        run = train(cfg, run_id=args.run_id, resume=args.resume, overrides=overrides,
+                    progress=TrainProgress(cfg.run.progress, console))
+    except (ConfigError, CheckpointError, FileExistsError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]: the last finished window's checkpoint is the resume point")
+        return 130
+    last = run.windows_done[-1] if run.windows_done else None
+    console.print(f"run {run.run_id}: {len(run.windows_done)} windows"
+                  + (f", last net profit mean {last['net_profit_mean']}" if last else "")
+                  + f"  ({run.paths.root})")
+    return 0
+
+
+def add_bench_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="small and short (for tests)")
+    p.add_argument("--repeats", type=int, default=None, help="runs (default 5; quick 2)")
+    p.add_argument("--seconds", type=float, default=None, help="measured seconds per run (default 8; quick 2)")
+    p.add_argument("--config", default="default", help="config whose PPO and vec settings are measured")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+
+def bench_train_main(args: argparse.Namespace) -> int:
+    from .bench import bench_train, print_bench_train
+
+    result = bench_train(config=args.config, overrides=args.overrides, repeats=args.repeats,
+                         seconds=args.seconds, quick=args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_bench_train(result)
+    return 0
+
+
+def add_bench_learn_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--config", default="default", help="training config (default: default)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--env-steps", type=int, default=None,
+                   help="training budget in env steps (default: the bench budget, about 20 minutes here)")
+    p.add_argument("--episodes", type=int, default=200, help="held-out evaluation seeds (default 200)")
+    p.add_argument("--seed0", type=int, default=1_000_000, help="first held-out seed (default 1,000,000)")
+    p.add_argument("--sample", action="store_true", help="PPO samples its actions (default: argmax)")
+    p.add_argument("--checkpoint", default=None, help="skip training: evaluate this checkpoint")
+    p.add_argument("--data-dir", default=None, help="where the training run goes (default: data root)")
+
+
+def bench_learn_main(args: argparse.Namespace) -> int:
+    from .bench import bench_learn, print_bench_learn
+
+    result = bench_learn(config=args.config, overrides=args.overrides, env_steps=args.env_steps,
+                         episodes=args.episodes, seed0=args.seed0, greedy=not args.sample,
+                         checkpoint=args.checkpoint, data_dir=args.data_dir)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_bench_learn(result)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m prospector_trainer")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_train_arguments(sub.add_parser("train", help="train PPO in windows"))
+    add_bench_train_arguments(sub.add_parser("bench-train", help="end-to-end PPO env steps per second"))
+    add_bench_learn_arguments(sub.add_parser("bench-learn", help="train, then PPO vs the bots on held-out seeds"))
+    args = parser.parse_args(argv)
+    fn = {"train": train_main, "bench-train": bench_train_main, "bench-learn": bench_learn_main}[args.command]
+    return fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""Policies in the form PuffeRL expects.
+
+PuffeRL calls `policy.forward_eval(obs, state)` while collecting experience
+and `policy(obs, state)` (forward) while learning; both return
+(logits [B, 69], value). Like pufferlib.models.Default, the MLP splits into
+encode_observations / decode_actions, so PufferLib's LSTMWrapper can put an
+LSTM cell between the two (`ProspectorLSTM`).
+
+Action masking (optional): the env appends the engine's 69 mask flags to the
+observation (env.TrainerEnv, mask_in_obs), so the mask travels with each
+observation through PuffeRL's rollout buffer. Invalid actions get a logit of
+-1e9 (probability exactly 0 in float32, entropy stays finite), in both the
+acting and the learning pass, so the stored log-probabilities and the
+re-evaluated ones agree. The mask flags are also inputs of the encoder.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+from pufferlib.models import LSTMWrapper
+from pufferlib.pytorch import layer_init
+
+from prospector import spec
+
+MASKED_LOGIT = -1e9
+
+
+def obs_dim(action_masking: bool) -> int:
+    return spec.OBS_DIM + (spec.N_ACTIONS if action_masking else 0)
+
+
+def apply_mask(logits: torch.Tensor, observations: torch.Tensor) -> torch.Tensor:
+    """Invalid actions (mask flag 0 in the last 69 observation floats) get MASKED_LOGIT."""
+    mask = observations.reshape(-1, observations.shape[-1])[:, spec.OBS_DIM:]
+    return logits.masked_fill(mask < 0.5, MASKED_LOGIT)
+
+
+def forbidden_mask(forbid_cash_out: bool) -> torch.Tensor:
+    """Actions this policy never takes, whatever the engine allows (a bool [69] buffer)."""
+    m = torch.zeros(spec.N_ACTIONS, dtype=torch.bool)
+    if forbid_cash_out:
+        m[spec.A_CASH_OUT] = True
+    return m
+
+
+class ProspectorMLP(nn.Module):
+    """Two GELU layers shared by a linear actor head and a linear critic head."""
+
+    def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.action_masking = action_masking
+        self.register_buffer("forbidden", forbidden_mask(forbid_cash_out), persistent=False)
+        self.is_continuous = False  # read by LSTMWrapper
+        self.encoder = nn.Sequential(
+            layer_init(nn.Linear(obs_dim(action_masking), hidden_size)),
+            nn.GELU(),
+            layer_init(nn.Linear(hidden_size, hidden_size)),
+            nn.GELU(),
+        )
+        self.actor = layer_init(nn.Linear(hidden_size, spec.N_ACTIONS), std=0.01)
+        self.critic = layer_init(nn.Linear(hidden_size, 1), std=1.0)
+
+    def encode_observations(self, observations, state=None):
+        return self.encoder(observations.reshape(observations.shape[0], -1).float())
+
+    def decode_actions(self, hidden):
+        logits = self.actor(hidden)
+        if self.forbidden.any():
+            logits = logits.masked_fill(self.forbidden, MASKED_LOGIT)
+        return logits, self.critic(hidden)
+
+    def forward_eval(self, observations, state=None):
+        logits, value = self.decode_actions(self.encode_observations(observations, state))
+        if self.action_masking:
+            logits = apply_mask(logits, observations)
+        return logits, value
+
+    def forward(self, observations, state=None):
+        return self.forward_eval(observations, state)
+
+
+class ProspectorLSTM(LSTMWrapper):
+    """PufferLib's LSTMWrapper around ProspectorMLP, with the same optional masking.
+
+    The wrapper's recurrent state lives in PuffeRL (state["lstm_h"/"lstm_c"]);
+    PuffeRL zeroes it at the start of each rollout segment, not at episode ends."""
+
+    def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False):
+        base = ProspectorMLP(hidden_size, action_masking, forbid_cash_out)
+        super().__init__(_Spaces(obs_dim(action_masking)), base, input_size=hidden_size, hidden_size=hidden_size)
+        self.action_masking = action_masking
+
+    def forward_eval(self, observations, state):
+        logits, value = super().forward_eval(observations, state)
+        if self.action_masking:
+            logits = apply_mask(logits, observations)
+        return logits, value
+
+    def forward(self, observations, state):
+        logits, value = super().forward(observations, state)
+        if self.action_masking:
+            logits = apply_mask(logits, observations)
+        return logits, value
+
+
+class _Spaces:
+    """The one attribute LSTMWrapper reads from an env."""
+
+    def __init__(self, dim: int):
+        import gymnasium
+        import numpy as np
+
+        self.single_observation_space = gymnasium.spaces.Box(-1.0, 1.0, (dim,), np.float32)
+
+
+def make_policy(kind: str = "mlp", hidden_size: int = 128, action_masking: bool = False,
+                forbid_cash_out: bool = False) -> nn.Module:
+    if kind == "mlp":
+        return ProspectorMLP(hidden_size, action_masking, forbid_cash_out)
+    if kind == "lstm":
+        return ProspectorLSTM(hidden_size, action_masking, forbid_cash_out)
+    raise ValueError(f"policy kind must be 'mlp' or 'lstm', got {kind!r}")
+
+
+def policy_kwargs(cfg) -> dict:
+    """make_policy arguments of a TrainConfig (stored in every checkpoint)."""
+    return {"kind": cfg.policy.kind, "hidden_size": cfg.policy.hidden_size,
+            "action_masking": cfg.policy.action_masking, "forbid_cash_out": cfg.policy.forbid_cash_out}
+
+
+class Actor:
+    """Plays a trained policy outside PuffeRL (evaluation): batched, greedy or sampled.
+
+    act(obs [n, 260], masks [n, 69]) -> actions [n]; for the LSTM it keeps one
+    recurrent state per row (call reset_rows when an episode starts, keep rows
+    aligned with episodes by passing `rows`)."""
+
+    def __init__(self, policy: nn.Module, action_masking: bool, greedy: bool = True, seed: int = 0):
+        self.policy = policy.eval()
+        self.action_masking = action_masking
+        self.greedy = greedy
+        self.recurrent = isinstance(policy, LSTMWrapper)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.h = self.c = None
+
+    def start(self, n: int) -> None:
+        if self.recurrent:
+            self.h = torch.zeros(n, self.policy.hidden_size)
+            self.c = torch.zeros(n, self.policy.hidden_size)
+
+    @torch.no_grad()
+    def act(self, observations, masks, rows=None):
+        import numpy as np
+
+        from .env import policy_input
+
+        x = torch.from_numpy(policy_input(observations, masks, self.action_masking))
+        state = {}
+        if self.recurrent:
+            idx = torch.as_tensor(rows) if rows is not None else slice(None)
+            state = {"lstm_h": self.h[idx], "lstm_c": self.c[idx]}
+        logits, _ = self.policy.forward_eval(x, state)
+        if self.recurrent:
+            self.h[idx] = state["lstm_h"]
+            self.c[idx] = state["lstm_c"]
+        if self.greedy:
+            actions = logits.argmax(dim=-1)
+        else:
+            actions = torch.multinomial(torch.softmax(logits.float(), dim=-1), 1, generator=self.generator)[:, 0]
+        return actions.numpy().astype(np.int32)

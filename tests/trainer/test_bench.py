@@ -1,0 +1,18 @@
+"""bench train and bench learn, at toy sizes."""
+
+from prospector_trainer.bench import bench_learn, bench_train
+
+
+def test_bench_train_reports_sps_and_where_the_time_goes():
+    r = bench_train("tiny", quick=True, repeats=1, seconds=0.5)
+    assert r["train_sps_median"] > 0 and len(r["train_sps_runs"]) == 1
+    assert abs(r["collect_fraction"] + r["learn_fraction"] - 1) < 0.05
+    assert set(r["time_split"]) >= {"env_step", "policy_inference", "learner_backward_and_step"}
+
+
+def test_bench_learn_ranks_ppo_against_the_bots_on_the_same_seeds(tiny_run):
+    _, _, paths = tiny_run
+    r = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=2, seed0=1_000_000)
+    assert set(r["table"]) == {"ppo", "greedy_miner", "cautious_scanner", "market_timer", "random"}
+    assert sorted(r["ranking"]) == sorted(r["table"]) and 1 <= r["ppo_rank"] <= 5
+    assert all(s["episodes"] == 2 for s in r["table"].values())

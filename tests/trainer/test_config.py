@@ -1,0 +1,87 @@
+"""TrainConfig: TOML file plus --set overrides."""
+
+import pytest
+
+from prospector.spec import EnvConfig
+from prospector_trainer.config import ConfigError, TrainConfig, load_config, parse_override
+
+
+def write(tmp_path, text):
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    return p
+
+
+def test_toml_sections_fill_the_config_and_missing_keys_keep_defaults(tmp_path):
+    p = write(tmp_path, """
+[run]
+total_env_steps = 1_000_000
+window_env_steps = 250_000
+[vec]
+num_envs = 512
+[ppo]
+learning_rate = 3e-4
+bptt_horizon = 32
+minibatch_size = 4096
+[env]
+time_max = 5000
+pirates = false
+""")
+    cfg = load_config(p)
+    assert cfg.run.total_env_steps == 1_000_000 and cfg.n_windows == 4
+    assert cfg.vec.num_envs == 512 and cfg.batch_size == 512 * 32
+    assert cfg.ppo.learning_rate == 3e-4
+    assert cfg.ppo.gamma == TrainConfig().ppo.gamma
+    assert cfg.env_config == EnvConfig(time_max=5000, pirates=False)
+
+
+def test_overrides_use_dotted_keys_and_toml_values(tmp_path):
+    cfg = load_config(write(tmp_path, "[vec]\nnum_envs = 512\n[ppo]\nminibatch_size = 4096\n"), [
+        "ppo.learning_rate=1e-3", "env.pirates=false", "policy.kind=lstm", "run.total_env_steps=2e6",
+        "policy.action_masking=true", 'run.data_dir="/tmp/x y"'])
+    assert cfg.ppo.learning_rate == 1e-3
+    assert cfg.env_config.pirates is False
+    assert cfg.policy.kind == "lstm"          # a bare word is a string
+    assert cfg.run.total_env_steps == 2_000_000 and isinstance(cfg.run.total_env_steps, int)
+    assert cfg.policy.action_masking is True
+    assert cfg.run.data_dir == "/tmp/x y"
+
+
+def test_curriculum_sets_switches_and_explicit_keys_win():
+    cfg = load_config(None, ["env.curriculum=1", "env.fractures=true", "env.time_max=3000"])
+    assert cfg.env_config == EnvConfig.curriculum(1, time_max=3000).replace(fractures=True)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("ppo.learning_rat=1", "unknown key ppo.learning_rat"),
+    ("pop.learning_rate=1", "unknown config section"),
+    ("ppo.update_epochs=1.5", "must be an integer"),
+    ("env.pirates=1", "pirates must be a bool"),
+    ("policy.action_masking=yes", "must be true or false"),
+    ("policy.kind=gru", "policy.kind"),
+    ("vec.num_workers=2", "num_workers must be 1"),
+    ("ppo.learning_rate", "not KEY=VALUE"),
+    ("learning_rate=1", "SECTION.KEY"),
+])
+def test_bad_overrides_are_clear_errors(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_parse_override_reads_toml_values():
+    assert parse_override("a.b=3") == (["a", "b"], 3)
+    assert parse_override("a.b = 0.5") == (["a", "b"], 0.5)
+    assert parse_override("a.b=false") == (["a", "b"], False)
+    assert parse_override("a.b=offline") == (["a", "b"], "offline")
+
+
+def test_shipped_configs_load():
+    for name in ("default", "demo", "tiny"):
+        cfg = load_config(name)
+        assert cfg.batch_size >= cfg.ppo.minibatch_size
+    assert load_config("tiny").n_windows == 3
+
+
+def test_config_round_trips_through_dict():
+    cfg = load_config("tiny", ["env.pirates=false"])
+    assert TrainConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
