@@ -75,6 +75,7 @@ def add_bench(sub) -> None:
         "learn", help="train PPO for a fixed budget, then play it against the bots on 200 held-out seeds")
     trainer_cli.add_bench_learn_arguments(learn)
     learn.set_defaults(func=trainer_cli.bench_learn_main)
+    add_bench_eval(targets)
 
 
 def cmd_bots(args: argparse.Namespace) -> int:
@@ -107,8 +108,43 @@ def add_train(sub) -> None:
     p.set_defaults(func=trainer_cli.train_main)
 
 
+def add_evaluate(sub) -> None:
+    from prospector_evaluator import cli as evaluator_cli  # argparse only; torch loads when a command runs
+
+    p = sub.add_parser(
+        "evaluate", help="the evaluator service: tagged replays for every window announced on Redis",
+        description="Read prospector:windows as the consumer group 'evaluators', play eval episodes with each "
+                    "window's checkpoint, write replays, tag and catalog them, announce them on "
+                    "prospector:replays. Serves EvaluatorService (gRPC) and Prometheus metrics.")
+    evaluator_cli.add_evaluate_arguments(p)
+    p.set_defaults(func=evaluator_cli.evaluate_main)
+
+
+def add_replay(sub) -> None:
+    from prospector_evaluator import cli as evaluator_cli
+
+    p = sub.add_parser("replay", help="replay files: verify")
+    actions = p.add_subparsers(dest="replay_action", metavar="action")
+    actions.required = True
+    verify = actions.add_parser(
+        "verify", help="re-simulate a replay from its seed, config and actions; check every frame",
+        description="Re-simulate the replay with the engine from its seed, env config and action list and "
+                    "check that every frame matches exactly. Exit code 1 naming the first differing frame.")
+    evaluator_cli.add_replay_verify_arguments(verify)
+    verify.set_defaults(func=evaluator_cli.replay_verify_main)
+
+
+def add_bench_eval(targets) -> None:
+    from prospector_evaluator import cli as evaluator_cli
+
+    p = targets.add_parser(
+        "eval", help="evaluate and record one full-length episode: seconds, frames/s, bytes/frame")
+    evaluator_cli.add_bench_eval_arguments(p)
+    p.set_defaults(func=evaluator_cli.bench_eval_main)
+
+
 # Subcommands: one adder each, each delegating to its own module.
-SUBCOMMANDS = [add_parity, add_bench, add_bots, add_train]
+SUBCOMMANDS = [add_parity, add_bench, add_bots, add_train, add_evaluate, add_replay]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,154 @@
+"""Command-line entry points: `prospector evaluate`, `prospector replay verify`, `prospector bench eval`.
+
+bindings/prospector/cli.py adds the subcommands with the `add_*_arguments`
+functions here and calls the `*_main` functions (lazily imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+from prospector import spec
+
+
+# ---- prospector evaluate -----------------------------------------------------------------
+
+
+def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--consumer", default=None, help="consumer name in the group (default: host-pid)")
+    p.add_argument("--episodes", type=int, default=3, help="eval episodes per window (default 3)")
+    p.add_argument("--sample", action="store_true", help="sample actions from the policy (default: argmax)")
+    p.add_argument("--reward-mode", choices=(*spec.REWARD_MODES, "run"), default="sparse",
+                   help="reward mode of the eval episodes; 'run' keeps the run's own (default sparse)")
+    p.add_argument("--time-max", type=int, default=None, help="override the run's time budget (ticks)")
+    p.add_argument("--claim-idle-ms", type=int, default=60_000,
+                   help="claim entries pending this long on another consumer (default 60000)")
+    p.add_argument("--block-ms", type=int, default=1_000, help="XREADGROUP block time (default 1000)")
+    p.add_argument("--max-deliveries", type=int, default=5, help="dead-letter an entry delivered this often")
+    p.add_argument("--checkpoint-attempts", type=int, default=3, help="checkpoint load attempts (default 3)")
+    p.add_argument("--best-margin", type=float, default=100.0,
+                   help="best_so_far: beat the run's best net profit by at least this (default 100)")
+    p.add_argument("--best-margin-rel", type=float, default=0.05,
+                   help="... or by this fraction of it, whichever is larger (default 0.05)")
+    p.add_argument("--no-catch-up", action="store_true", help="skip un-evaluated catalog windows at start")
+    p.add_argument("--exit-when-idle", action="store_true", help="stop once the stream has nothing left")
+    p.add_argument("--grpc-port", type=int, default=None,
+                   help="EvaluatorService port (default PROSPECTOR_EVALUATOR_GRPC_PORT; -1 disables)")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="Prometheus port (default PROSPECTOR_EVALUATOR_METRICS_PORT; -1 disables)")
+    p.add_argument("--windows-stream", default=None, help=argparse.SUPPRESS)  # tests: private stream names
+    p.add_argument("--dead-stream", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--replays-stream", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def evaluate_main(args: argparse.Namespace) -> int:
+    from prospector_common.settings import get_settings
+    from prospector_rpc.metrics import start_metrics_server
+    from prospector_rpc.server import serve_grpc
+
+    from .evaluate import EvalOptions
+    from .service import Evaluator, ServiceConfig, default_consumer_name
+    from .servicer import EvaluatorServicer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+    overrides = {"time_max": args.time_max} if args.time_max else {}
+    options = EvalOptions(episodes=args.episodes, sample=args.sample,
+                          reward_mode=None if args.reward_mode == "run" else args.reward_mode,
+                          env_overrides=overrides, checkpoint_attempts=args.checkpoint_attempts,
+                          best_margin_abs=args.best_margin, best_margin_rel=args.best_margin_rel)
+    config = ServiceConfig(consumer_name=args.consumer or default_consumer_name(), options=options,
+                           claim_idle_ms=args.claim_idle_ms, block_ms=args.block_ms,
+                           max_deliveries=args.max_deliveries, catch_up=not args.no_catch_up,
+                           exit_when_idle=args.exit_when_idle, progress=not args.quiet)
+    for name in ("windows_stream", "dead_stream", "replays_stream"):
+        if getattr(args, name, None):
+            setattr(config, name, getattr(args, name))
+    evaluator = Evaluator(settings, config)
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        print(f"[evaluator] signal {signum}: stopping after the current window", file=sys.stderr, flush=True)
+        evaluator.status["state"] = "stopping"
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    grpc_port = settings.evaluator_grpc_port if args.grpc_port is None else args.grpc_port
+    metrics_port = settings.evaluator_metrics_port if args.metrics_port is None else args.metrics_port
+    server = serve_grpc([EvaluatorServicer(evaluator)], grpc_port) if grpc_port >= 0 else None
+    metrics_server = start_metrics_server(metrics_port, evaluator.metrics.registry) if metrics_port >= 0 else None
+    print(f"[evaluator] consumer {config.consumer_name} on {config.windows_stream} (group {config.group}); "
+          f"gRPC {server.port if server else 'off'}, metrics {metrics_server.url if metrics_server else 'off'}",
+          file=sys.stderr, flush=True)
+    try:
+        evaluator.run(stop)
+    finally:
+        if server is not None:
+            server.stop(grace=2).wait()
+        if metrics_server is not None:
+            metrics_server.stop()
+        evaluator.close()
+    return 0
+
+
+# ---- prospector replay verify --------------------------------------------------------------
+
+
+def add_replay_verify_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="a replay file (.jsonl.gz)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def replay_verify_main(args: argparse.Namespace) -> int:
+    from .replay import ReplayFormatError, verify
+
+    try:
+        result = verify(args.file)
+    except ReplayFormatError as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(exc)}))
+        else:
+            print(f"replay verify: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"file": args.file, **result.to_dict()}, default=str))
+    elif result.ok:
+        print(f"ok: {args.file}: {result.frames_checked} frames re-simulated, every frame matches")
+    else:
+        m = result.mismatch or {}
+        print(f"MISMATCH: {args.file}: frame {m.get('frame')} field {m.get('field')}: recorded "
+              f"{m.get('recorded')!r}, re-simulated {m.get('replayed')!r} "
+              f"({result.frames_checked} of {result.length} frames matched before it)")
+    return 0 if result.ok else 1
+
+
+# ---- prospector bench eval -------------------------------------------------------------------
+
+
+def add_bench_eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    p.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
+    p.add_argument("--time-max", type=int, default=20_000, help="time budget in ticks (default 20000)")
+    p.add_argument("--checkpoint", default=None, help="a trainer checkpoint (default: a fresh MLP)")
+    p.add_argument("--gzip-level", type=int, default=None, help="gzip level of the replay (default 6)")
+    p.add_argument("--quick", action="store_true", help="no comparisons (naive encoding, gzip levels)")
+
+
+def bench_eval_main(args: argparse.Namespace) -> int:
+    from . import bench
+    from .replay import DEFAULT_GZIP_LEVEL
+
+    result = bench.run(seed=args.seed, time_max=args.time_max, checkpoint=args.checkpoint,
+                       gzip_level=args.gzip_level or DEFAULT_GZIP_LEVEL, compare=not args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        bench.print_summary(result)
+    return 0

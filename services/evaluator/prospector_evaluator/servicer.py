@@ -1,0 +1,65 @@
+"""EvaluatorService over gRPC: Status from the evaluator's status dict, EvaluateWindow on demand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from prospector_common.ids import InvalidId, validate_run_id, validate_window_id
+from prospector_rpc.convert import message_from_dict
+from prospector_rpc.pb import pb2, pb2_grpc
+
+from .evaluate import CheckpointUnusable, EvalOptions, WindowNotFound
+
+_ENV_FIELDS = ("time_max", "reward_mode", "pirates", "hazards", "scan_noise", "fractures", "price_impact",
+               "shocks")
+
+
+def _replay_summary(record: Any) -> dict:
+    return {"replay_id": record.replay_id, "seed": record.seed, "episode_return": record.return_,
+            "net_profit": record.net_profit, "survived": record.survival, "length": record.length,
+            "tags": list(record.tags), "path": record.path}
+
+
+class EvaluatorServicer(pb2_grpc.EvaluatorServiceServicer):
+    """Backed by a service.Evaluator (its status dict, its evaluate())."""
+
+    def __init__(self, evaluator: Any):
+        self.evaluator = evaluator
+
+    def Status(self, request: pb2.StatusRequest, context: grpc.ServicerContext) -> pb2.EvaluatorStatus:
+        try:
+            return message_from_dict(pb2.EvaluatorStatus, dict(self.evaluator.status))
+        except (TypeError, ValueError) as exc:
+            context.abort(grpc.StatusCode.INTERNAL, f"bad evaluator status: {exc}")
+
+    def EvaluateWindow(self, request: pb2.EvaluateWindowRequest,
+                       context: grpc.ServicerContext) -> pb2.EvaluateWindowReply:
+        try:
+            run_id = validate_run_id(request.run_id)
+            window_id = validate_window_id(int(request.window_id))
+        except InvalidId as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        base: EvalOptions = self.evaluator.config.options
+        overrides = {name: getattr(request.env, name) for name in _ENV_FIELDS
+                     if request.HasField("env") and request.env.HasField(name)}
+        reward_mode = overrides.pop("reward_mode", base.reward_mode)
+        if request.episodes < 0 or request.episodes > 100:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "episodes must be in 0..100 (0: the default)")
+        try:
+            options = EvalOptions(
+                episodes=request.episodes or base.episodes, sample=request.sample, reward_mode=reward_mode,
+                env_overrides={**base.env_overrides, **overrides},
+                first_seed=request.seed if request.HasField("seed") else None, force=request.force,
+                gzip_level=base.gzip_level, best_margin_abs=base.best_margin_abs,
+                best_margin_rel=base.best_margin_rel, checkpoint_attempts=base.checkpoint_attempts,
+                checkpoint_retry_s=base.checkpoint_retry_s)
+            result = self.evaluator.evaluate(run_id, window_id, options)
+        except (WindowNotFound, CheckpointUnusable) as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        except (ValueError, TypeError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return message_from_dict(pb2.EvaluateWindowReply, {
+            "run_id": run_id, "window_id": window_id, "replay_ids": [r.replay_id for r in result.replays],
+            "replays": [_replay_summary(r) for r in result.replays], "already_done": result.already_done,
+            "seconds": result.seconds})
