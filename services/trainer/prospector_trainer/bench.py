@@ -178,7 +178,7 @@ def bench_learn(config: str = "default", overrides=None, env_steps: int | None =
         if data_dir:
             overrides.append(f'run.data_dir="{data_dir}"')
         cfg = load_config(config, overrides)
-        run = train(cfg, run_id=f"bench-learn-{time.strftime('%Y%m%d-%H%M%S')}", overrides=overrides,
+        run = train(cfg, overrides=overrides,
                     progress=TrainProgress(cfg.run.progress if progress else "none"))
         checkpoint = str(run.paths.checkpoint(run.windows_done[-1]["window_id"]))
         training = {"run_id": run.run_id, "env_steps": run.pufferl.global_step, "seconds": time.time() - t0,

@@ -9,14 +9,13 @@ tensors only, no pickled code.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import torch
 
 from prospector import spec
 
-from .storage import RunPaths, atomic_write
+from prospector_common.storage import RunPaths, atomic_open
 
 FORMAT = "prospector-trainer-checkpoint"
 FORMAT_VERSION = 1
@@ -30,9 +29,8 @@ class CheckpointError(RuntimeError):
 
 def save(path: Path, payload: dict) -> None:
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
-    buf = io.BytesIO()
-    torch.save(data, buf)
-    atomic_write(Path(path), lambda f: f.write(buf.getbuffer()))
+    with atomic_open(path, "wb") as f:
+        torch.save(data, f)
 
 
 def load(path: Path) -> dict:
@@ -56,11 +54,11 @@ def load(path: Path) -> dict:
 
 def load_latest(paths: RunPaths) -> dict:
     """The checkpoint of the run's highest window id (its errors name the file)."""
-    if not paths.root.is_dir():
+    if not paths.run_dir.is_dir():
         raise CheckpointError(f"no run {paths.run_id} in {paths.data_dir}")
-    ids = paths.checkpoint_ids()
+    ids = paths.checkpoint_window_ids()
     if not ids:
-        raise CheckpointError(f"run {paths.run_id} has no checkpoint in {paths.checkpoints}")
+        raise CheckpointError(f"run {paths.run_id} has no checkpoint in {paths.checkpoints_dir}")
     path = paths.checkpoint(ids[-1])
     data = load(path)
     if data["window_id"] != ids[-1] or data["run_id"] != paths.run_id:

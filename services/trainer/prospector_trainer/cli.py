@@ -1,6 +1,7 @@
 """Command-line entry points of the trainer, to be wired into `prospector`:
 
     prospector train --config FILE [--set k=v ...] [--resume RUN_ID] [--run-id ID] [--data-dir DIR]
+                     [--grpc-port P | --no-grpc] [--metrics-port P | --no-metrics]
     prospector bench train [--json] [--quick]
     prospector bench learn [--json] [--minutes M]
 
@@ -27,15 +28,37 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="data root (default: $PROSPECTOR_DATA_DIR or ./runs)")
     p.add_argument("--progress", choices=("bar", "dashboard", "none"), default=None,
                    help="progress display (default: run.progress of the config)")
+    p.add_argument("--grpc-port", type=int, default=None,
+                   help="TrainerService gRPC port (default: $PROSPECTOR_TRAINER_GRPC_PORT or 50061; 0: any free)")
+    p.add_argument("--no-grpc", action="store_true", help="do not serve the gRPC TrainerService")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="Prometheus /metrics port (default: $PROSPECTOR_TRAINER_METRICS_PORT or 9101; 0: any free)")
+    p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics")
+
+
+def _sigterm_as_interrupt() -> None:
+    """docker stop sends SIGTERM: end the run like Ctrl+C (duties finish, run marked interrupted)."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        pass
 
 
 def train_main(args: argparse.Namespace) -> int:
+    import logging
+
     from rich.console import Console
+    from rich.logging import RichHandler
 
     from .checkpoint import CheckpointError
     from .config import ConfigError, load_config
-    from .loop import train
     from .progress import TrainProgress
+    from .service import DEFAULT, ServiceOptions, TrainerService
 
     console = Console(stderr=True)
     overrides = list(args.overrides or [])
@@ -47,9 +70,14 @@ def train_main(args: argparse.Namespace) -> int:
         cfg = load_config(args.config or ("default" if not args.resume else None), overrides)
         if not args.resume:
             console.print_json(json.dumps(cfg.to_dict()))
-        run = train(cfg, run_id=args.run_id, resume=args.resume, overrides=overrides,
-                    progress=TrainProgress(cfg.run.progress, console))
-    except (ConfigError, CheckpointError, FileExistsError, ValueError) as e:
+        logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console)])
+        options = ServiceOptions(
+            grpc_port=None if args.no_grpc else (DEFAULT if args.grpc_port is None else args.grpc_port),
+            metrics_port=None if args.no_metrics else (DEFAULT if args.metrics_port is None else args.metrics_port))
+        _sigterm_as_interrupt()
+        run = TrainerService(cfg, options).train(run_id=args.run_id, resume=args.resume, overrides=overrides,
+                                                 progress=TrainProgress(cfg.run.progress, console))
+    except (ConfigError, CheckpointError, FileExistsError, ValueError, OSError) as e:
         console.print(f"[red]error:[/] {e}")
         return 2
     except KeyboardInterrupt:
@@ -58,7 +86,7 @@ def train_main(args: argparse.Namespace) -> int:
     last = run.windows_done[-1] if run.windows_done else None
     console.print(f"run {run.run_id}: {len(run.windows_done)} windows"
                   + (f", last net profit mean {last['net_profit_mean']}" if last else "")
-                  + f"  ({run.paths.root})")
+                  + f"  ({run.paths.run_dir})")
     return 0
 
 

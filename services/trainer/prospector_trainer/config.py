@@ -38,8 +38,10 @@ class RunConfig:
     total_env_steps: int = 200_000_000
     window_env_steps: int = 10_000_000
     seed: int = 1
-    data_dir: str = ""            # "" -> $PROSPECTOR_DATA_DIR or ./runs
-    wandb_mode: str = "offline"   # offline | online | disabled (online needs WANDB_API_KEY)
+    data_dir: str = ""            # "" -> the shared settings' data dir ($PROSPECTOR_DATA_DIR or ./runs)
+    # "" -> the shared settings' mode: online when WANDB_API_KEY is set, else offline
+    # (or $WANDB_MODE). online | offline | disabled force it; online without a key runs offline.
+    wandb_mode: str = ""
     device: str = "cpu"
     progress: str = "bar"         # bar (rich progress bar) | dashboard (PuffeRL's) | none
 
@@ -125,7 +127,11 @@ class TrainConfig:
 
     @property
     def data_dir(self) -> Path:
-        return Path(self.run.data_dir or os.environ.get("PROSPECTOR_DATA_DIR") or "runs")
+        if self.run.data_dir:
+            return Path(self.run.data_dir).expanduser().resolve()
+        from prospector_common.settings import get_settings
+
+        return get_settings().data_dir
 
     @property
     def n_windows(self) -> int:
@@ -145,8 +151,9 @@ class TrainConfig:
             raise ConfigError(f"policy.kind must be 'mlp' or 'lstm', got {p.kind!r}")
         if r.progress not in ("bar", "dashboard", "none"):
             raise ConfigError(f"run.progress must be bar, dashboard or none, got {r.progress!r}")
-        if r.wandb_mode not in ("offline", "online", "disabled"):
-            raise ConfigError(f"run.wandb_mode must be offline, online or disabled, got {r.wandb_mode!r}")
+        if r.wandb_mode not in ("", "offline", "online", "disabled"):
+            raise ConfigError(f"run.wandb_mode must be offline, online, disabled or \"\" (from the environment), "
+                              f"got {r.wandb_mode!r}")
         if r.device != "cpu":
             raise ConfigError("run.device: only 'cpu' is supported on this machine")
         if v.num_workers != 1:

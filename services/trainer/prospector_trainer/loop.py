@@ -14,8 +14,21 @@ Read it top to bottom like CleanRL:
 
 A duty is any callable taking a WindowResult. This module has two:
 write_checkpoint (atomic ckpt_{window_id}.pt) and append_metrics_row
-(metrics/windows.jsonl); catalog, W&B and Redis duties are appended after
-them by whoever builds the run (train(..., duties=[...])).
+(metrics/windows.jsonl); catalog, W&B and Redis duties (duties.py) are
+appended after them by whoever builds the run (train(..., duties=[...]),
+service.py). A duty may also have these methods, all optional:
+
+    start(run)                 before the first window (open connections, record the run)
+    resume_window(window)      on --resume, for the run's last checkpointed window: redo the
+                               idempotent duties a crash may have cut short after its checkpoint
+    finish(run, outcome)       at the end, outcome "finished" | "failed" | "interrupted"; every
+                               duty's finish runs even if another one raises
+
+The loop also keeps `run.status` up to date (TrainerStatus fields of
+protos/prospector.proto: env_steps, sps, current_window, windows_done,
+episodes, last_checkpoint_path/time, state, error) and calls each of
+`run.status_listeners` with it after every epoch and window; the gRPC
+TrainerService and the Prometheus metrics read it (service.py).
 
 Where PuffeRL is wrapped (WindowedPuffeRL) and why:
 - its own checkpoints (model_{epoch}.pt every checkpoint_interval epochs and
@@ -32,6 +45,7 @@ compensates (ppo.reward_scale, ppo.truncation_as_terminal; see env.py).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import signal
@@ -45,13 +59,16 @@ import numpy as np
 import torch
 
 from prospector import spec
+from prospector_common.ids import new_run_id, validate_run_id
+from prospector_common.storage import RunPaths, append_jsonl, atomic_write_json, read_jsonl, remove_temp_files
 
 from . import checkpoint as ckpt
 from .config import TrainConfig, apply_overrides
 from .env import batches, make_vecenv
 from .metrics import LOSS_KEYS, EpisodeLog, window_row
 from .policy import make_policy, policy_kwargs
-from .storage import RunPaths, append_jsonl, atomic_write_json, new_run_id, read_jsonl, validate_run_id
+
+log = logging.getLogger(__name__)
 
 
 def _import_pufferl():
@@ -158,10 +175,12 @@ def write_checkpoint(window: WindowResult) -> None:
         "torch_rng_state": torch.get_rng_state(),
         "metrics": window.metrics,
     })
+    r.status.update(last_checkpoint_path=window.paths.relative(window.checkpoint_path),
+                    last_checkpoint_time=time.time())
 
 
 def append_metrics_row(window: WindowResult) -> None:
-    append_jsonl(window.paths.metrics, window.metrics)
+    append_jsonl(window.paths.metrics_file, window.metrics)
 
 
 DEFAULT_DUTIES: tuple[Duty, ...] = (write_checkpoint, append_metrics_row)
@@ -180,6 +199,10 @@ class TrainingRun:
     windows_done: list[dict] = field(default_factory=list)
     env_seconds: float = 0.0      # evaluate(): env stepping, inference, rollout bookkeeping
     learn_seconds: float = 0.0    # train(): advantages, minibatches, backprop
+    resumed_from: dict | None = None  # on --resume: the last checkpoint's window_id, env_steps, metrics
+    episodes_total: int = 0       # episodes finished by the run (all its windows, resumes included)
+    status: dict = field(default_factory=dict)  # see the module doc
+    status_listeners: list[Callable[[dict], None]] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -204,13 +227,26 @@ class TrainingRun:
         self.env_seconds += t1 - t0
         self.learn_seconds += t2 - t1
         p.recent_sps = p.config["batch_size"] / (t2 - t0)
+        self.episodes_total += n
+        self.status.update(env_steps=p.global_step, sps=p.recent_sps, episodes=self.episodes_total)
+        self.notify()
         return n, float(sums[spec.METRIC_INDEX["net_profit"]])
+
+    def notify(self) -> None:
+        """Hands the status to every listener; a listener that fails is logged, never fatal."""
+        for listener in self.status_listeners:
+            try:
+                listener(self.status)
+            except Exception:
+                log.exception("status listener %r failed", listener)
 
     def run_window(self, window_id: int, progress=None) -> WindowResult:
         p, cfg = self.pufferl, self.cfg
         end = min((window_id + 1) * cfg.run.window_env_steps, cfg.run.total_env_steps)
         start_steps, t0 = p.global_step, time.perf_counter()
         self.episode_log.clear()
+        self.status.update(state="training", current_window=window_id)
+        self.notify()
         losses: dict[str, list[float]] = {k: [] for k in LOSS_KEYS}
         while p.global_step < end:
             self.epoch()
@@ -226,26 +262,57 @@ class TrainingRun:
         return WindowResult(self.run_id, window_id, p.global_step, row, self.paths.checkpoint(window_id),
                             self.paths, self)
 
+    def begin(self) -> None:
+        """Every duty's start(run); on resume, resume_window for the last checkpointed window."""
+        for duty in self.duties:
+            if hasattr(duty, "start"):
+                duty.start(self)
+        if self.resumed_from is not None:
+            w = self.resumed_from
+            window = WindowResult(self.run_id, w["window_id"], w["env_steps"], w["metrics"],
+                                  self.paths.checkpoint(w["window_id"]), self.paths, self)
+            for duty in self.duties:
+                if hasattr(duty, "resume_window"):
+                    duty.resume_window(window)
+
     def run(self, progress=None) -> list[dict]:
         for window_id in range(self.start_window, self.cfg.n_windows):
             window = self.run_window(window_id, progress)
+            self.status.update(state="checkpointing")
             for duty in self.duties:
                 duty(window)
             self.windows_done.append(window.metrics)
+            self.status.update(windows_done=window_id + 1)
+            self.notify()
             if progress:
                 progress.window_done(self, window)
         return self.windows_done
+
+    def finish(self, outcome: str, error: str | None = None) -> None:
+        """Every duty's finish(run, outcome), each one even if another fails."""
+        self.status.update(state="stopping")
+        self.notify()
+        for duty in self.duties:
+            if hasattr(duty, "finish"):
+                try:
+                    duty.finish(self, outcome)
+                except Exception:
+                    log.exception("finishing duty %r failed", duty)
+        self.status.update(state="failed" if outcome == "failed" else "stopped", error=error or "")
+        self.notify()
 
     def close(self) -> None:
         self.pufferl.close()
 
 
 def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = None,
-              duties: list[Duty] | None = None, overrides: list[str] | None = None) -> TrainingRun:
+              duties: list[Duty] | None = None, overrides: list[str] | None = None,
+              status: dict | None = None) -> TrainingRun:
     """Builds everything for a new run, or for `resume` (a run id) from its last checkpoint.
 
     On resume the run's stored config is used, with `overrides` applied on top
-    (e.g. run.total_env_steps=... to train further); `cfg` is ignored then."""
+    (e.g. run.total_env_steps=... to train further); `cfg` is ignored then. `status` is the
+    dict the run keeps up to date (a new one if None)."""
     state = None
     if resume is not None:
         data_dir = TrainConfig.from_dict(apply_overrides(cfg.to_dict(), overrides)).data_dir
@@ -256,7 +323,7 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
         start_window = int(state["window_id"]) + 1
     else:
         paths = RunPaths(cfg.data_dir, validate_run_id(run_id or new_run_id()))
-        if paths.root.exists() and any(paths.root.iterdir()):
+        if paths.run_dir.exists() and any(paths.run_dir.iterdir()):
             raise FileExistsError(f"run {paths.run_id} already exists in {paths.data_dir}; use --resume {paths.run_id}")
         start_window = 0
 
@@ -268,6 +335,8 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
     if state is None:
         atomic_write_json(paths.run_json, run_record(cfg, paths.run_id))
     else:
+        for directory in (paths.run_dir, paths.checkpoints_dir, paths.metrics_dir):
+            remove_temp_files(directory)  # left by a writer that crashed; nothing else writes here now
         _repair_metrics(paths, state)
         record = json.loads(paths.run_json.read_text()) if paths.run_json.exists() else run_record(cfg, paths.run_id)
         record.setdefault("resumes", []).append({
@@ -280,7 +349,7 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
     policy = make_policy(**policy_kwargs(cfg))
     if state is not None:
         policy.load_state_dict(state["policy_state_dict"])
-    pufferl = WindowedPuffeRL(puffer_config(cfg, paths.root), vecenv, policy,
+    pufferl = WindowedPuffeRL(puffer_config(cfg, paths.run_dir), vecenv, policy,
                               show_dashboard=cfg.run.progress == "dashboard")
     if state is not None:
         pufferl.optimizer.load_state_dict(state["optimizer_state_dict"])
@@ -288,6 +357,18 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
         pufferl.global_step = int(state["env_steps"])
         pufferl.epoch = int(state["epoch"])
     run = TrainingRun(cfg, paths, pufferl, start_window, list(DEFAULT_DUTIES) + list(duties or []))
+    if state is not None:
+        run.resumed_from = {"window_id": int(state["window_id"]), "env_steps": int(state["env_steps"]),
+                            "metrics": state.get("metrics") or {}}
+        run.episodes_total = sum(int(r.get("episodes_in_window") or 0) for r in read_jsonl(paths.metrics_file)
+                                 if r.get("window_id", -1) <= state["window_id"])
+    run.status = status if status is not None else {}
+    run.status.update(run_id=paths.run_id, env_steps=pufferl.global_step, current_window=start_window,
+                      windows_done=start_window, episodes=run.episodes_total,
+                      total_env_steps=cfg.run.total_env_steps, window_env_steps=cfg.run.window_env_steps)
+    if state is not None:
+        run.status.update(last_checkpoint_path=paths.relative(paths.checkpoint(start_window - 1)),
+                          last_checkpoint_time=paths.checkpoint(start_window - 1).stat().st_mtime)
     run.episode_log.drain(batches(vecenv))  # nothing from before the first epoch
     run.episode_log.clear()
     return run
@@ -296,9 +377,9 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
 def _repair_metrics(paths: RunPaths, state: dict) -> None:
     """The checkpoint is written before its metrics row: if the run stopped between
     the two, the row is restored from the copy inside the checkpoint."""
-    rows = read_jsonl(paths.metrics)
+    rows = read_jsonl(paths.metrics_file)
     if not any(r.get("window_id") == state["window_id"] for r in rows) and state.get("metrics"):
-        append_jsonl(paths.metrics, state["metrics"])
+        append_jsonl(paths.metrics_file, state["metrics"])
 
 
 def run_record(cfg: TrainConfig, run_id: str) -> dict:
@@ -319,15 +400,32 @@ def run_record(cfg: TrainConfig, run_id: str) -> dict:
 
 
 def train(cfg: TrainConfig, run_id: str | None = None, resume: str | None = None,
-          duties: list[Duty] | None = None, overrides: list[str] | None = None, progress=None) -> TrainingRun:
-    """Runs every window of a run (new, or resumed) and closes it; returns the finished TrainingRun."""
-    run = start_run(cfg, run_id=run_id, resume=resume, duties=duties, overrides=overrides)
+          duties: list[Duty] | None = None, overrides: list[str] | None = None, progress=None,
+          status: dict | None = None, status_listeners: list[Callable[[dict], None]] | None = None) -> TrainingRun:
+    """Runs every window of a run (new, or resumed) and closes it; returns the finished TrainingRun.
+
+    The duties' start hooks run before the first window and their finish hooks at the end
+    with the outcome: finished, failed (an exception) or interrupted (Ctrl+C)."""
+    run = start_run(cfg, run_id=run_id, resume=resume, duties=duties, overrides=overrides, status=status)
+    run.status_listeners.extend(status_listeners or [])
+    outcome, error = "failed", None
     try:
         if progress:
             progress.start(run)
+        run.begin()
         run.run(progress)
+        outcome = "finished"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
+    except BaseException as e:
+        error = f"{type(e).__name__}: {e}"
+        raise
     finally:
         if progress:
             progress.stop()
-        run.close()
+        try:
+            run.finish(outcome, error)
+        finally:
+            run.close()
     return run

@@ -23,7 +23,7 @@ class TrainProgress:
 
     def start(self, run) -> None:
         cfg = run.cfg
-        self.console.print(f"[bold]run {run.run_id}[/] -> {run.paths.root}  windows {run.start_window}.."
+        self.console.print(f"[bold]run {run.run_id}[/] -> {run.paths.run_dir}  windows {run.start_window}.."
                            f"{cfg.n_windows - 1} of {cfg.run.window_env_steps:,} env steps, batch {cfg.batch_size:,}, "
                            f"policy {cfg.policy.kind}{' masked' if cfg.policy.action_masking else ''}")
         if self.mode != "bar":
