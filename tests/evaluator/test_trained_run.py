@@ -41,3 +41,27 @@ def test_three_trained_windows_give_three_verified_every_window_replays(
         assert prospector_main(["replay", "verify", str(settings.data_dir / r.path)]) == 0
     assert capsys.readouterr().out.count("every frame matches") == 3
     assert redis_client.xpending(streams.windows, streams.group)["pending"] == 0
+
+
+def test_trainer_service_announces_and_evaluator_replays_every_window(settings, catalog, streams, redis_client, capsys):
+    """No hand-made windows: the trainer's own catalog and announce duties feed the evaluator."""
+    from prospector_trainer.service import ServiceOptions, TrainerService
+
+    cfg = train_config(time_max=400)
+    cfg.run.data_dir = str(settings.data_dir)
+    run_id = new_run_id(git_sha="nogit")
+    TrainerService(cfg, ServiceOptions(grpc_port=None, metrics_port=None, wandb=False,
+                                       database_url=settings.database_url, redis_url=settings.redis_url,
+                                       stream=streams.windows)).train(run_id=run_id)
+    assert redis_client.xlen(streams.windows) == 3
+    evaluator = make_evaluator(settings, streams, catalog, catch_up=False)
+    try:
+        evaluator.run()
+    finally:
+        evaluator.close()
+    every = catalog.list_replays(run_id, tag=TAG_EVERY_WINDOW, limit=100).items
+    assert [r.window_id for r in every] == [0, 1, 2]
+    for r in every:
+        assert prospector_main(["replay", "verify", str(settings.data_dir / r.path)]) == 0
+    assert redis_client.xlen(streams.replays) >= 3
+    assert redis_client.xpending(streams.windows, streams.group)["pending"] == 0
