@@ -117,3 +117,22 @@ def test_bench_eval_reports_seconds_frames_per_second_and_bytes_per_frame(capsys
     result = json.loads(capsys.readouterr().out)
     assert result["frames"] > 0 and result["episode_seconds"] > 0 and result["verify_ok"]
     assert result["frames_per_second"] > 0 and 0 < result["bytes_per_frame"] < 2000
+
+
+def test_replay_is_logged_as_an_offline_wandb_artifact(tmp_path):
+    from datetime import datetime, timezone
+
+    from prospector_common.catalog import ReplayRecord
+
+    replay = tmp_path / "w000001-s7-00000000.jsonl.gz"
+    replay.write_bytes(b"\x1f\x8b replay bytes")
+    record = ReplayRecord(replay_id="w000001-s7-00000000", run_id="20261122-000000-nogit-abcd", window_id=1,
+                          seed=7, net_profit=12.0, survival=1.0, length=40, tags=["every_window"],
+                          path="x", created_at=datetime.now(timezone.utc), return_=0.5)
+    logger = WandbReplayLogger("offline", "prospector-test", tmp_path, "evaluator-test")
+    logger(record, replay)
+    logger.close()
+    assert logger.enabled
+    logs = list(tmp_path.glob("wandb-evaluator/wandb/offline-run-*/run-*.wandb"))
+    assert logs, "no offline W&B run was written"
+    assert b"replay-20261122-000000-nogit-abcd-1-w000001-s7-00000000" in logs[0].read_bytes()
