@@ -10,6 +10,8 @@ its own subcommand.
     prospector bots --episodes N [--json]    the baseline bots and random on the same seeds
     prospector train --config FILE [--set k=v]  PPO in windows (services/trainer)
     prospector bench train|learn [--json]    training throughput; PPO against the bots
+    prospector api [--port N] [--grpc-port N]  the API service (HTTP + gRPC PlayService)
+    prospector bench api [--json] [--quick]  API play latency, saturation, WebSocket frames/s
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ def add_bench(sub) -> None:
     trainer_cli.add_bench_learn_arguments(learn)
     learn.set_defaults(func=trainer_cli.bench_learn_main)
     add_bench_eval(targets)
+    from prospector_api import bench as api_bench  # argparse only; the load runs when the command does
+
+    api = targets.add_parser(
+        "api", help="API play latency at 2,000 steps/s (HTTP, gRPC), saturation, WebSocket frames/s")
+    api_bench.add_bench_api_arguments(api)
+    api.set_defaults(func=api_bench.bench_api_main)
 
 
 def cmd_bots(args: argparse.Namespace) -> int:
@@ -143,8 +151,19 @@ def add_bench_eval(targets) -> None:
     p.set_defaults(func=evaluator_cli.bench_eval_main)
 
 
+def add_api(sub) -> None:
+    from prospector_api import server as api_server  # argparse only; FastAPI loads when the command runs
+
+    p = sub.add_parser(
+        "api", help="the API service: HTTP (REST, WebSocket, live events, play) and the gRPC PlayService",
+        description="Serve the HTTP API (runs, windows, replays, live events, play sessions, the web page) "
+                    "with uvicorn and the gRPC PlayService in the same process; sessions live in Redis.")
+    api_server.add_api_arguments(p)
+    p.set_defaults(func=api_server.api_main)
+
+
 # Subcommands: one adder each, each delegating to its own module.
-SUBCOMMANDS = [add_parity, add_bench, add_bots, add_train, add_evaluate, add_replay]
+SUBCOMMANDS = [add_parity, add_bench, add_bots, add_train, add_evaluate, add_replay, add_api]
 
 
 def build_parser() -> argparse.ArgumentParser:

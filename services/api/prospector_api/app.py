@@ -1,0 +1,145 @@
+"""The FastAPI app: routers, error mapping, middleware, and the web page at /.
+
+    app = create_app()                               # resources built at startup, closed at shutdown
+    app = create_app(resources=build_resources(...)) # shared with the gRPC server (prospector api)
+
+Errors: request validation (bad IDs, an action outside 0..68, wrong types) is
+422 in FastAPI's own shape; every other error is {"detail": "..."}: 404
+unknown, 410 expired or gone, 413 body too large, 429 session cap, 503 Redis
+or the catalog down (play and events need Redis; the catalog endpoints do
+not), 409 a session stepped by too many callers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, Response
+from prospector_common.ids import InvalidId
+from prospector_common.settings import Settings, get_settings
+from prospector_evaluator.replay import ReplayFormatError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
+from starlette.staticfiles import StaticFiles
+
+from . import sessions
+from .limits import BodySizeLimit
+from .metrics import ApiMetrics, MetricsMiddleware
+from .resources import Resources, build_resources
+from .schemas import UnknownId
+from .routers import events, health, meta, play, replays, runs, web
+from .settings import ApiSettings, get_api_settings
+
+log = logging.getLogger("prospector.api")
+
+_PLAY_STATUS: dict[type[sessions.PlayError], int] = {
+    sessions.SessionNotFound: 404,
+    sessions.SessionExpired: 410,
+    sessions.SessionCapReached: 429,
+    sessions.StoreUnavailable: 503,
+    sessions.SessionBusy: 409,
+}
+
+
+def _error(status: int, detail: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _validation_error(loc: list[str], message: str) -> JSONResponse:
+    return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(sessions.InvalidAction)
+    async def _invalid_action(_request: Request, exc: sessions.InvalidAction) -> JSONResponse:
+        return _validation_error(["body", "action"], str(exc))
+
+    @app.exception_handler(sessions.PlayError)
+    async def _play_error(_request: Request, exc: sessions.PlayError) -> JSONResponse:
+        status = next((code for kind, code in _PLAY_STATUS.items() if isinstance(exc, kind)), 500)
+        return _error(status, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # Allow: the methods of every route on this path, not just one
+            allowed = sorted({m for route in app.router.routes if isinstance(route, Route)
+                              and route.matches(request.scope)[0] != Match.NONE for m in route.methods or ()})
+            return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": ", ".join(allowed)})
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(UnknownId)
+    async def _unknown_id(_request: Request, exc: UnknownId) -> JSONResponse:
+        return _error(404, f"no such resource: {exc}")
+
+    @app.exception_handler(InvalidId)
+    async def _invalid_id(_request: Request, exc: InvalidId) -> JSONResponse:
+        return _validation_error(["path"], str(exc))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _catalog_down(_request: Request, exc: Exception) -> JSONResponse:
+        log.warning("catalog error: %s", exc)
+        return _error(503, f"the catalog database is unavailable: {type(exc).__name__}")
+
+    @app.exception_handler(ReplayFormatError)
+    async def _bad_replay(_request: Request, exc: ReplayFormatError) -> JSONResponse:
+        log.error("unreadable replay: %s", exc)
+        return _error(500, f"the replay file is unreadable: {exc}")
+
+
+def create_app(
+    settings: Settings | None = None,
+    api_settings: ApiSettings | None = None,
+    *,
+    resources: Resources | None = None,
+) -> FastAPI:
+    """The API app. Without `resources`, it builds its own at startup and closes them at shutdown."""
+    if resources is not None:
+        settings, api_settings = resources.settings, resources.api
+    settings = settings or get_settings()
+    api_settings = api_settings or get_api_settings()
+    metrics = resources.metrics if resources is not None else ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = resources is None
+        app.state.resources = resources if resources is not None else build_resources(
+            settings, api_settings, metrics)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.resources.aclose()
+
+    app = FastAPI(
+        title="Asteroid Belt Prospector API",
+        version="1.0.0",
+        summary="Runs, windows and replays of training; live events; human and bot play.",
+        lifespan=lifespan,
+    )
+    if resources is not None:
+        app.state.resources = resources  # also usable without running the lifespan
+    _install_error_handlers(app)
+    for module in (runs, replays, play, events, meta, health):
+        app.include_router(module.router)
+
+    index = api_settings.web_dist / "index.html"
+    if index.is_file():
+        app.mount("/", StaticFiles(directory=api_settings.web_dist, html=True), name="web")
+    else:
+        app.include_router(web.router)
+
+    app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

@@ -1,0 +1,485 @@
+"""`prospector bench api`: the API under load, on loopback, against a real `prospector api` process.
+
+    (a) play latency: S sessions each stepping R times a second for T seconds
+        (default 200 x 10/s x 30 s = 2,000 steps/s offered), over HTTP and over
+        gRPC: p50 / p90 / p99 / max step latency, errors, steps done
+    (b) saturation: closed-loop stepping with growing concurrency; the most
+        steps per second each transport sustains with zero errors
+    (c) replay frames per second delivered over the WebSocket to N clients
+        (unpaced, fps at the server's maximum), and at 30 fps
+    and the saved state per session: the engine's bytes, and Redis's memory
+    for the whole session hash.
+
+The server is a subprocess (its own interpreter, as in production); the load
+generator runs here, with a minimal HTTP/1.1 keep-alive client (one connection
+per session) and grpc.aio, so the figures are the server's, not a heavy client's.
+Every step asks for the full render state, as a human player's page does. The
+server and the load generator share this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+GOALS_MS = {"grpc": 10.0, "http": 15.0}
+NO_CASH_OUT = 68  # random play that cashes out ends every episode at once
+
+
+def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    p.add_argument("--quick", action="store_true", help="small sizes, a few seconds (for tests)")
+    p.add_argument("--sessions", type=int, default=None, help="play sessions in (a) (default 200; quick 20)")
+    p.add_argument("--rate", type=float, default=10.0, help="steps per second per session in (a) (default 10)")
+    p.add_argument("--seconds", type=float, default=None, help="duration of (a) per transport (default 30; quick 1)")
+    p.add_argument("--ws-clients", type=int, default=None, help="WebSocket clients in (c) (default 50; quick 4)")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws")
+
+
+# ---- a tiny HTTP/1.1 keep-alive client ---------------------------------------------------
+
+
+class RawHttp:
+    """One keep-alive connection; requests one at a time. Enough for a load generator."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> RawHttp:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer, f"{host}:{port}")
+
+    async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        data = b"" if body is None else json.dumps(body).encode()
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode()
+        self.writer.write(head + data)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def _pick_action(mask: list[bool], rng: random.Random) -> int:
+    valid = [a for a, ok in enumerate(mask) if ok and a != NO_CASH_OUT]
+    return rng.choice(valid) if valid else 6
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float | None]:
+    if not latencies:
+        return {"p50_ms": None, "p90_ms": None, "p99_ms": None, "max_ms": None, "mean_ms": None}
+    ordered = sorted(latencies)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
+
+    return {"p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99), "max_ms": round(ordered[-1] * 1000, 3),
+            "mean_ms": round(statistics.fmean(ordered) * 1000, 3)}
+
+
+# ---- transports: create, step, reset, close ----------------------------------------------
+
+
+class HttpPlayer:
+    transport = "http"
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    async def open(self) -> None:
+        self.conn = await RawHttp.connect(self.host, self.port)
+        status, body = await self.conn.request("POST", "/api/play/sessions", {})
+        if status != 201:
+            raise RuntimeError(f"create session: HTTP {status} {body[:200]!r}")
+        reply = json.loads(body)
+        self.session_id, self.mask, self.done = reply["session_id"], reply["action_mask"], False
+
+    async def step(self, action: int) -> None:
+        status, body = await self.conn.request("POST", f"/api/play/sessions/{self.session_id}/step",
+                                               {"action": action})
+        if status != 200:
+            raise RuntimeError(f"step: HTTP {status} {body[:200]!r}")
+        reply = json.loads(body)
+        self.mask, self.done = reply["action_mask"], reply["terminated"] or reply["truncated"]
+
+    async def reset(self) -> None:
+        status, body = await self.conn.request("POST", f"/api/play/sessions/{self.session_id}/reset", {})
+        if status != 200:
+            raise RuntimeError(f"reset: HTTP {status}")
+        reply = json.loads(body)
+        self.mask, self.done = reply["action_mask"], False
+
+    async def close(self) -> None:
+        try:
+            await self.conn.request("DELETE", f"/api/play/sessions/{self.session_id}")
+        finally:
+            self.conn.close()
+
+
+class GrpcPlayer:
+    transport = "grpc"
+
+    def __init__(self, stub: Any) -> None:
+        self.stub = stub
+
+    async def open(self) -> None:
+        from prospector_rpc.pb import pb2
+
+        self.pb2 = pb2
+        reply = await self.stub.CreateSession(pb2.CreateSessionRequest())
+        self.session_id, self.mask, self.done = reply.session_id, list(reply.action_mask), False
+
+    async def step(self, action: int) -> None:
+        reply = await self.stub.Step(self.pb2.StepRequest(session_id=self.session_id, action=action))
+        json.loads(reply.state_json)  # what a client does with it; keeps the two transports comparable
+        self.mask, self.done = list(reply.action_mask), reply.terminated or reply.truncated
+
+    async def reset(self) -> None:
+        reply = await self.stub.Reset(self.pb2.ResetRequest(session_id=self.session_id))
+        self.mask, self.done = list(reply.action_mask), False
+
+    async def close(self) -> None:
+        await self.stub.CloseSession(self.pb2.CloseSessionRequest(session_id=self.session_id))
+
+
+async def _players(transport: str, n: int, host: str, ports: dict[str, int]) -> tuple[list[Any], Any]:
+    channel = None
+    if transport == "http":
+        players: list[Any] = [HttpPlayer(host, ports["http"]) for _ in range(n)]
+    else:
+        import grpc
+        from prospector_rpc.pb import pb2_grpc
+
+        channel = grpc.aio.insecure_channel(f"{host}:{ports['grpc']}")
+        stub = pb2_grpc.PlayServiceStub(channel)
+        players = [GrpcPlayer(stub) for _ in range(n)]
+    for i in range(0, n, 20):  # not all at once: session creation is not what is measured
+        await asyncio.gather(*(p.open() for p in players[i:i + 20]))
+    return players, channel
+
+
+async def _close_players(players: list[Any], channel: Any) -> None:
+    await asyncio.gather(*(p.close() for p in players), return_exceptions=True)
+    if channel is not None:
+        await channel.close()
+
+
+# ---- (a) latency at a fixed offered rate ---------------------------------------------------
+
+
+async def _paced(transport: str, sessions: int, rate: float, seconds: float, host: str,
+                 ports: dict[str, int]) -> dict[str, Any]:
+    players, channel = await _players(transport, sessions, host, ports)
+    latencies: list[float] = []
+    errors: list[str] = []
+    late = 0
+    start = time.monotonic() + 0.2
+    end = start + seconds
+
+    async def run(i: int, player: Any) -> None:
+        nonlocal late
+        rng = random.Random(i)
+        due = start + (i / sessions) / rate  # spread the sessions over one period
+        while due < end:
+            now = time.monotonic()
+            if due > now:
+                await asyncio.sleep(due - now)
+            elif now - due > 0.1 / rate:
+                late += 1
+            if player.done:
+                await player.reset()
+            t0 = time.perf_counter()
+            try:
+                await player.step(_pick_action(player.mask, rng))
+                latencies.append(time.perf_counter() - t0)
+            except Exception as exc:  # noqa: BLE001 - every failure counts as an error
+                errors.append(f"{type(exc).__name__}: {exc}")
+            due += 1.0 / rate
+
+    began = time.monotonic()
+    await asyncio.gather(*(run(i, p) for i, p in enumerate(players)))
+    elapsed = time.monotonic() - began
+    await _close_players(players, channel)
+    return {"transport": transport, "sessions": sessions, "rate_per_session": rate, "seconds": seconds,
+            "offered_steps_per_s": sessions * rate, "steps": len(latencies),
+            "achieved_steps_per_s": round(len(latencies) / elapsed, 1), "errors": len(errors),
+            "error_examples": errors[:3], "late_sends": late, **_percentiles(latencies),
+            "goal_p99_ms": GOALS_MS[transport]}
+
+
+# ---- (b) saturation ---------------------------------------------------------------------------
+
+
+async def _closed_loop(transport: str, concurrency: int, seconds: float, host: str,
+                       ports: dict[str, int]) -> dict[str, Any]:
+    players, channel = await _players(transport, concurrency, host, ports)
+    latencies: list[float] = []
+    errors = 0
+    end = time.monotonic() + seconds
+
+    async def run(i: int, player: Any) -> None:
+        nonlocal errors
+        rng = random.Random(i)
+        while time.monotonic() < end:
+            if player.done:
+                await player.reset()
+            t0 = time.perf_counter()
+            try:
+                await player.step(_pick_action(player.mask, rng))
+                latencies.append(time.perf_counter() - t0)
+            except Exception:  # noqa: BLE001
+                errors += 1
+
+    began = time.monotonic()
+    await asyncio.gather(*(run(i, p) for i, p in enumerate(players)))
+    elapsed = time.monotonic() - began
+    await _close_players(players, channel)
+    return {"concurrency": concurrency, "steps_per_s": round(len(latencies) / elapsed, 1), "errors": errors,
+            **_percentiles(latencies)}
+
+
+# ---- (c) WebSocket replay frames -------------------------------------------------------------
+
+
+async def _ws_clients(n: int, fps: float, seconds: float, host: str, port: int, run_id: str,
+                      replay_id: str) -> dict[str, Any]:
+    import websockets
+
+    url = f"ws://{host}:{port}/ws/runs/{run_id}/replays/{replay_id}?fps={fps:g}"
+    counts = [0] * n
+    errors: list[str] = []
+    end = time.monotonic() + seconds
+
+    async def client(i: int) -> None:
+        try:
+            async with websockets.connect(url, max_size=2**22) as ws:
+                while time.monotonic() < end:
+                    try:
+                        text = await asyncio.wait_for(ws.recv(), timeout=max(0.01, end - time.monotonic()))
+                    except TimeoutError:
+                        break
+                    kind = json.loads(text)["type"]
+                    if kind == "frame":
+                        counts[i] += 1
+                    elif kind == "done":
+                        await ws.send(json.dumps({"type": "seek", "frame": 0}))  # loop the replay
+                    elif kind == "error":
+                        errors.append(text[:200])
+                        return
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    began = time.monotonic()
+    await asyncio.gather(*(client(i) for i in range(n)))
+    elapsed = time.monotonic() - began
+    total = sum(counts)
+    return {"clients": n, "fps_asked": fps, "seconds": round(elapsed, 2), "frames": total,
+            "frames_per_s": round(total / elapsed, 1),
+            "frames_per_s_per_client_min": round(min(counts) / elapsed, 1) if counts else 0.0,
+            "errors": len(errors), "error_examples": errors[:3]}
+
+
+# ---- set-up: a replay, the server ------------------------------------------------------------
+
+
+def _make_replay(data_dir: Path, frames: int) -> tuple[str, str]:
+    """A run with one replay of about `frames` steps, recorded with the evaluator's Recorder."""
+    from prospector import spec
+    from prospector.engine import Engine
+    from prospector_common.catalog import Catalog
+    from prospector_common.ids import new_replay_id, new_run_id
+    from prospector_common.settings import Settings
+    from prospector_common.storage import RunPaths
+    from prospector_evaluator.replay import Recorder, write_replay
+
+    settings = Settings(data_dir=data_dir)
+    run_id = new_run_id(git_sha="nogit")
+    config = spec.EnvConfig(time_max=frames, pirates=False, hazards=False)
+    engine = Engine(config, seed=1)
+    recorder = Recorder(engine.render_state())
+    rng = random.Random(1)
+    while not engine.done:
+        action = _pick_action([bool(m) for m in engine.action_mask()], rng)
+        reward, _, _ = engine.step(action)
+        recorder.add(action, reward, engine.events(), engine.render_state())
+    paths = RunPaths(data_dir, run_id)
+    paths.make_dirs()
+    replay_id = new_replay_id(0, 1)
+    write_replay(paths.replay(replay_id), recorder.to_bytes(run_id=run_id, window_id=0, replay_id=replay_id,
+                                                             seed=1, env_config=config.to_dict()))
+    with Catalog(settings.database_url) as catalog:
+        catalog.create_all()
+        catalog.upsert_run(run_id, config={"env": config.to_dict()}, spec_version=spec.SPEC_VERSION,
+                           git_sha="nogit")
+        catalog.add_window(run_id, 0, env_steps_total=0, checkpoint_path="none", metrics={})
+        m = engine.metrics()
+        catalog.add_replay(replay_id=replay_id, run_id=run_id, window_id=0, seed=1, return_=m["episode_return"],
+                           net_profit=m["net_profit"], survival=m["survival"] >= 1, length=len(recorder),
+                           tags=["every_window"], path=paths.relative(paths.replay(replay_id)))
+    return run_id, replay_id
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(env: dict[str, str], http_port: int, grpc_port: int, *, log_path: Path | None = None,
+                 timeout_s: float = 30.0) -> subprocess.Popen:
+    """`prospector api` in a subprocess on loopback; returns once /readyz answers 200."""
+    import httpx
+
+    out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prospector.cli", "api", "--host", "127.0.0.1", "--port", str(http_port),
+         "--grpc-port", str(grpc_port), "--log-level", "warning"],
+        env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"prospector api exited with code {process.returncode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=1.0).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("prospector api did not become ready")
+        time.sleep(0.05)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _state_sizes(redis_url: str, prefix: str, host: str, port: int) -> dict[str, Any]:
+    import httpx
+    import redis
+
+    from prospector.engine import Engine
+
+    reply = httpx.post(f"http://{host}:{port}/api/play/sessions", json={"include_state": False}).json()
+    client = redis.Redis.from_url(redis_url)
+    try:
+        key = f"{prefix}:s:{reply['session_id']}"
+        memory = client.memory_usage(key)
+        known = client.memory_usage(f"{prefix}:known:{reply['session_id']}")
+        state = len(client.hget(key, "state"))
+    finally:
+        client.close()
+    httpx.delete(f"http://{host}:{port}/api/play/sessions/{reply['session_id']}")
+    return {"engine_save_bytes": len(Engine().save()), "state_field_bytes": state,
+            "redis_session_hash_bytes": memory, "redis_tombstone_bytes": known}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    quick = args.quick
+    sessions = args.sessions or (20 if quick else 200)
+    seconds = args.seconds or (1.0 if quick else 30.0)
+    ws_clients = args.ws_clients or (4 if quick else 50)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    host = "127.0.0.1"
+    prefix = f"bench:{uuid.uuid4().hex[:10]}:play"
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    results: dict[str, Any] = {"quick": quick, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="prospector-bench-api-") as tmp:
+        data_dir = Path(tmp) / "runs"
+        data_dir.mkdir()
+        run_id, replay_id = _make_replay(data_dir, 300 if quick else 2000)
+        ports = {"http": free_port(), "grpc": free_port()}
+        env = {"PROSPECTOR_DATA_DIR": str(data_dir), "REDIS_URL": redis_url, "DATABASE_URL": "",
+               "PROSPECTOR_API_SESSION_PREFIX": prefix, "PROSPECTOR_API_MAX_SESSIONS": "100000",
+               "PROSPECTOR_API_SESSION_TTL_S": "600"}
+        server = start_server(env, ports["http"], ports["grpc"], log_path=Path(tmp) / "server.log")
+        try:
+            results["state_size"] = _state_sizes(redis_url, prefix, host, ports["http"])
+            if "latency" not in skip:
+                results["latency"] = {t: asyncio.run(_paced(t, sessions, args.rate, seconds, host, ports))
+                                      for t in ("http", "grpc")}
+            if "saturation" not in skip:
+                levels = (8,) if quick else (4, 16, 64)
+                sat_seconds = 0.8 if quick else 8.0
+                results["saturation"] = {}
+                for t in ("http", "grpc"):
+                    runs = [asyncio.run(_closed_loop(t, c, sat_seconds, host, ports)) for c in levels]
+                    clean = [r for r in runs if r["errors"] == 0]
+                    results["saturation"][t] = {
+                        "max_steps_per_s_zero_errors": max((r["steps_per_s"] for r in clean), default=0.0),
+                        "runs": runs}
+            if "ws" not in skip:
+                ws_seconds = 1.0 if quick else 10.0
+                results["websocket"] = {
+                    "unpaced": asyncio.run(_ws_clients(ws_clients, 1000, ws_seconds, host, ports["http"],
+                                                       run_id, replay_id)),
+                    "fps30": asyncio.run(_ws_clients(ws_clients, 30, ws_seconds, host, ports["http"],
+                                                     run_id, replay_id)),
+                }
+        finally:
+            stop_server(server)
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+            for i in range(0, len(keys), 500):
+                client.delete(*keys[i:i + 500])
+            client.close()
+    return results
+
+
+def _print(results: dict[str, Any]) -> None:
+    sizes = results["state_size"]
+    print(f"saved state per session: {sizes['engine_save_bytes']:,} B engine bytes; "
+          f"{sizes['redis_session_hash_bytes']:,} B in Redis for the session hash "
+          f"(+{sizes['redis_tombstone_bytes']} B tombstone)")
+    for t, r in results.get("latency", {}).items():
+        mark = "ok" if r["errors"] == 0 and r["p99_ms"] is not None and r["p99_ms"] < r["goal_p99_ms"] else "MISS"
+        print(f"(a) {t:4s}: {r['sessions']} sessions x {r['rate_per_session']:g}/s = {r['offered_steps_per_s']:g} "
+              f"offered, {r['achieved_steps_per_s']:g} done/s; p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms, "
+              f"p99 {r['p99_ms']} ms (goal < {r['goal_p99_ms']:g}) max {r['max_ms']} ms; "
+              f"errors {r['errors']}  [{mark}]")
+    for t, r in results.get("saturation", {}).items():
+        runs = ", ".join(f"c={x['concurrency']}: {x['steps_per_s']:g}/s p99 {x['p99_ms']} ms err {x['errors']}"
+                         for x in r["runs"])
+        print(f"(b) {t:4s}: max {r['max_steps_per_s_zero_errors']:g} steps/s with zero errors ({runs})")
+    for name, r in results.get("websocket", {}).items():
+        print(f"(c) ws {name}: {r['clients']} clients, {r['frames_per_s']:g} frames/s in all "
+              f"(slowest client {r['frames_per_s_per_client_min']:g}/s), errors {r['errors']}")
+
+
+def bench_api_main(args: argparse.Namespace) -> int:
+    results = run(args)
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print(results)
+    return 0

@@ -1,0 +1,69 @@
+"""The API's Prometheus metrics (its own registry, served at /metrics), all named prospector_api_*:
+
+    http_requests_total{method, route, status}       counter    per route template, not per URL
+    http_request_duration_seconds{method, route}     histogram  time to the end of the response
+    grpc_requests_total{method, code}                counter
+    grpc_request_duration_seconds{method}            histogram
+    play_steps_total{transport}                      counter    steps taken (http, grpc)
+    active_sessions                                  gauge      live play sessions (all replicas; read from Redis)
+    ws_clients                                       gauge      open replay WebSockets
+    event_clients                                    gauge      open live-event streams
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prospector_rpc.metrics import new_registry
+
+_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class ApiMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "prospector_api") -> None:
+        self.registry = registry if registry is not None else new_registry()
+        r, ns = self.registry, namespace
+        self.requests = Counter("http_requests", "HTTP requests by route template and status",
+                                ["method", "route", "status"], namespace=ns, registry=r)
+        self.latency = Histogram("http_request_duration_seconds", "HTTP request time by route template",
+                                 ["method", "route"], namespace=ns, registry=r, buckets=_BUCKETS)
+        self.grpc_requests = Counter("grpc_requests", "gRPC calls by method and status code",
+                                     ["method", "code"], namespace=ns, registry=r)
+        self.grpc_latency = Histogram("grpc_request_duration_seconds", "gRPC call time by method",
+                                      ["method"], namespace=ns, registry=r, buckets=_BUCKETS)
+        self.play_steps = Counter("play_steps", "Play steps taken", ["transport"], namespace=ns, registry=r)
+        self.active_sessions = Gauge("active_sessions", "Live play sessions (every replica)",
+                                     namespace=ns, registry=r)
+        self.ws_clients = Gauge("ws_clients", "Open replay WebSocket streams", namespace=ns, registry=r)
+        self.event_clients = Gauge("event_clients", "Open live event streams", namespace=ns, registry=r)
+
+
+class MetricsMiddleware:
+    """Pure ASGI: counts and times every HTTP request by its route template (/api/runs/{run_id})."""
+
+    def __init__(self, app: Any, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or ("/" if scope.get("path") == "/" else "unmatched")
+            method = scope.get("method", "GET")
+            self.metrics.requests.labels(method, template, str(status["code"])).inc()
+            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)

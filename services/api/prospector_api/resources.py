@@ -1,0 +1,61 @@
+"""What the API holds for its lifetime: catalog, session store, Redis for events, metrics.
+
+Built once per process (`build_resources`) and shared by the HTTP app and the
+gRPC PlayService, so both transports use one session store.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from prospector_common.catalog import Catalog
+from prospector_common.settings import Settings
+
+from .metrics import ApiMetrics
+from .sessions import SessionStore
+from .settings import ApiSettings
+
+log = logging.getLogger("prospector.api")
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    api: ApiSettings
+    catalog: Catalog
+    store: SessionStore
+    events_redis: aioredis.Redis
+    metrics: ApiMetrics
+
+    def close(self) -> None:
+        self.store.close()
+        self.catalog.close()
+
+    async def aclose(self) -> None:
+        await self.events_redis.aclose()
+        self.close()
+
+
+def build_resources(settings: Settings, api: ApiSettings, metrics: ApiMetrics | None = None) -> Resources:
+    """Open everything; nothing here needs Redis or the database to be up yet."""
+    catalog = Catalog(settings.database_url)
+    try:
+        catalog.create_all()  # a fresh data dir has no catalog yet; safe on every start
+    except Exception as exc:  # noqa: BLE001 - the database may come up later; /readyz says so
+        log.warning("catalog not reachable at start (%s); catalog endpoints answer 503 until it is", exc)
+    events_redis = aioredis.Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=api.redis_timeout_s,
+        socket_timeout=api.events_block_ms / 1000 + 5,
+    )
+    return Resources(
+        settings=settings,
+        api=api,
+        catalog=catalog,
+        store=SessionStore.from_settings(settings, api),
+        events_redis=events_redis,
+        metrics=metrics or ApiMetrics(),
+    )

@@ -1,0 +1,182 @@
+"""Human play over HTTP: sessions in the real Redis, stepped by any app instance; bad input; Redis down."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from prospector.engine import Engine
+from prospector.spec import EnvConfig
+from prospector_api.app import create_app
+from prospector_common.settings import Settings
+
+from .conftest import REDIS_URL, api_settings_for, free_port
+
+
+def _create(client, **body):
+    response = client.post("/api/play/sessions", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_session_plays_the_same_episode_as_the_engine(client):
+    session = _create(client, seed=42, config={"pirates": False, "time_max": 500})
+    engine = Engine(EnvConfig(pirates=False, time_max=500), seed=42)
+    assert session["state"] == engine.render_state() and session["seed"] == 42
+    assert session["config"]["pirates"] is False and session["config"]["time_max"] == 500
+    assert session["action_mask"] == [bool(m) for m in engine.action_mask()]
+    sid = session["session_id"]
+    for action in (8, 0, 11, 6, 1, 9, 6):
+        step = client.post(f"/api/play/sessions/{sid}/step", json={"action": action}).json()
+        reward, terminated, truncated = engine.step(action)
+        assert (step["reward"], step["terminated"], step["truncated"]) == (reward, terminated, truncated)
+        assert step["state"] == engine.render_state() and step["t"] == engine.t
+        assert step["info"]["events"] == engine.events() and step["info"]["episode"] is None
+    slim = client.post(f"/api/play/sessions/{sid}/step",
+                       json={"action": 6, "include_state": False, "include_observation": True}).json()
+    engine.step(6)
+    assert slim["state"] is None and slim["observation"] == [float(x) for x in engine.observation()]
+    assert client.get(f"/api/play/sessions/{sid}").json()["t"] == engine.t
+
+
+def test_reset_starts_a_new_episode_keeping_or_changing_config(client):
+    sid = _create(client, seed=1, config={"time_max": 300})["session_id"]
+    client.post(f"/api/play/sessions/{sid}/step", json={"action": 6})
+    reset = client.post(f"/api/play/sessions/{sid}/reset", json={"seed": 9}).json()
+    assert reset["seed"] == 9 and reset["t"] == 0 and reset["config"]["time_max"] == 300
+    assert reset["state"] == Engine(EnvConfig(time_max=300), seed=9).render_state()
+    changed = client.post(f"/api/play/sessions/{sid}/reset", json={"config": {"reward_mode": "sparse"}}).json()
+    assert changed["config"]["reward_mode"] == "sparse" and changed["config"]["time_max"] == 300
+    assert changed["seed"] == Engine(seed=9).next_seed
+
+
+def test_episode_end_reports_metrics_in_info(client):
+    sid = _create(client, seed=3)["session_id"]
+    step = client.post(f"/api/play/sessions/{sid}/step", json={"action": 68}).json()  # CASH_OUT
+    assert step["terminated"] is True and step["info"]["episode"]["episode_steps"] == 1.0
+    again = client.post(f"/api/play/sessions/{sid}/step", json={"action": 6}).json()
+    assert again["terminated"] is True  # an ended episode stays ended
+
+
+@pytest.mark.parametrize("action", [69, -1, 1000, "3", 3.5, True, None, [1]])
+def test_action_outside_0_to_68_is_422_saying_the_range(client, action):
+    sid = _create(client)["session_id"]
+    response = client.post(f"/api/play/sessions/{sid}/step", json={"action": action})
+    assert response.status_code == 422
+    assert "0..68" in response.text
+
+
+def test_bad_bodies_and_session_ids(client):
+    sid = _create(client)["session_id"]
+    assert client.post(f"/api/play/sessions/{sid}/step", json={}).status_code == 422
+    assert client.post(f"/api/play/sessions/{sid}/step", json={"action": 1, "extra": 1}).status_code == 422
+    assert client.post("/api/play/sessions", json={"seed": -1}).status_code == 422
+    assert client.post("/api/play/sessions", json={"seed": 2**64}).status_code == 422
+    assert client.post("/api/play/sessions", json={"config": {"time_max": 0}}).status_code == 422
+    assert client.post("/api/play/sessions", json={"config": {"warp_drive": True}}).status_code == 422
+    assert client.post("/api/play/sessions", content=b"{not json", headers={"content-type": "application/json"}
+                       ).status_code == 422
+    for bad in ("../../etc", "ABCDEF" * 6, sid[:-1], sid + "0"):
+        assert client.post(f"/api/play/sessions/{bad}/step", json={"action": 1}).status_code in (404, 422)
+
+
+def test_oversized_body_is_413(client):
+    big = {"action": 1, "pad": "x" * 70_000}
+    response = client.post("/api/play/sessions", json=big)
+    assert response.status_code == 413 and "at most 65536 bytes" in response.json()["detail"]
+
+    def chunks():
+        for _ in range(20):
+            yield b" " * 5000
+
+    response = client.post("/api/play/sessions", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+
+def test_unknown_closed_and_expired_sessions(settings, prefix):
+    with TestClient(create_app(settings, api_settings_for(prefix, session_ttl_s=0.3))) as client:
+        unknown = "0" * 32
+        response = client.post(f"/api/play/sessions/{unknown}/step", json={"action": 1})
+        assert response.status_code == 404 and "does not exist" in response.json()["detail"]
+        sid = _create(client)["session_id"]
+        assert client.delete(f"/api/play/sessions/{sid}").json() == {"closed": True}
+        response = client.post(f"/api/play/sessions/{sid}/step", json={"action": 1})
+        assert response.status_code == 404 and "was closed" in response.json()["detail"]
+        assert client.delete(f"/api/play/sessions/{sid}").status_code == 404
+        sid = _create(client)["session_id"]
+        time.sleep(0.45)
+        for response in (client.post(f"/api/play/sessions/{sid}/step", json={"action": 1}),
+                         client.get(f"/api/play/sessions/{sid}"),
+                         client.post(f"/api/play/sessions/{sid}/reset", json={})):
+            assert response.status_code == 410 and "expired" in response.json()["detail"]
+
+
+def test_steps_renew_the_ttl(settings, prefix):
+    with TestClient(create_app(settings, api_settings_for(prefix, session_ttl_s=0.4))) as client:
+        sid = _create(client)["session_id"]
+        for _ in range(5):
+            time.sleep(0.15)
+            assert client.post(f"/api/play/sessions/{sid}/step", json={"action": 6}).status_code == 200
+
+
+def test_session_cap_is_429_and_frees_on_close(settings, prefix):
+    with TestClient(create_app(settings, api_settings_for(prefix, max_sessions=2))) as client:
+        first = _create(client)["session_id"]
+        _create(client)
+        response = client.post("/api/play/sessions", json={})
+        assert response.status_code == 429 and "cap" in response.json()["detail"]
+        client.delete(f"/api/play/sessions/{first}")
+        _create(client)
+
+
+def test_concurrent_steps_on_one_session_from_two_replicas_apply_each_action_once(settings, api_settings):
+    with TestClient(create_app(settings, api_settings)) as a, TestClient(create_app(settings, api_settings)) as b:
+        sid = _create(a, seed=5, config={"pirates": False, "hazards": False})["session_id"]
+        errors = []
+
+        def worker(client):
+            for _ in range(25):
+                r = client.post(f"/api/play/sessions/{sid}/step", json={"action": 6, "include_state": False})
+                if r.status_code != 200:
+                    errors.append(r.text)
+
+        threads = [threading.Thread(target=worker, args=(c,)) for c in (a, b, a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        engine = Engine(EnvConfig(pirates=False, hazards=False), seed=5)
+        for _ in range(100):
+            engine.step(6)
+        assert b.get(f"/api/play/sessions/{sid}").json()["state"] == engine.render_state()
+
+
+def test_redis_down_play_and_events_503_catalog_still_works(recorded, prefix):
+    dead = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = create_app(Settings(data_dir=recorded.data_dir, redis_url=dead), api_settings_for(prefix))
+    with TestClient(app) as client:
+        response = client.post("/api/play/sessions", json={})
+        assert response.status_code == 503 and "Redis" in response.json()["detail"]
+        assert client.post(f"/api/play/sessions/{'a' * 32}/step", json={"action": 1}).status_code == 503
+        response = client.get("/api/events")
+        assert response.status_code == 503 and "Redis" in response.json()["detail"]
+        assert client.get("/api/runs").status_code == 200
+        assert client.get(f"/api/runs/{recorded.run_id}/replays").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["redis"] is False and ready.json()["catalog"] is True
+        assert client.get("/healthz").status_code == 200
+
+
+def test_metrics_count_requests_per_route_template(client):
+    sid = _create(client)["session_id"]
+    client.post(f"/api/play/sessions/{sid}/step", json={"action": 6})
+    client.get("/api/runs/20200101-000000-nogit-0000")
+    text = client.get("/metrics").text
+    assert 'route="/api/play/sessions/{session_id}/step"' in text
+    assert 'route="/api/runs/{run_id}",status="404"' in text
+    assert "prospector_api_active_sessions 1.0" in text
+    assert 'prospector_api_play_steps_total{transport="http"} 1.0' in text
+    assert "prospector_api_ws_clients" in text and "prospector_api_http_request_duration_seconds_bucket" in text
