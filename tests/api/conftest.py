@@ -31,13 +31,8 @@ from prospector_common.outbox import dedupe_key
 from prospector_common.settings import Settings
 from prospector_common.storage import RunPaths
 from prospector_common.streams import WindowAnnouncement
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get(
-    "PROSPECTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def free_port() -> int:
@@ -167,22 +162,6 @@ def api_settings(prefix: str) -> ApiSettings:
 def client(settings: Settings, api_settings: ApiSettings) -> Iterator[TestClient]:
     with TestClient(create_app(settings, api_settings)) as c:
         yield c
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema in the shared `test` database, dropped afterwards."""
-    schema = f"prospector_api_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 class LiveServer:

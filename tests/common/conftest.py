@@ -23,12 +23,7 @@ from prospector_common.catalog import Catalog
 from prospector_common.outbox import dedupe_key
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-POSTGRES_URL = os.environ.get(
-    "PROSPECTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -37,19 +32,8 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     """A fresh, empty catalog database URL on each backend."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-        return
-    schema = f"prospector_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        # Every connection of the catalog under test sees only this schema.
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    else:
+        yield request.getfixturevalue("postgres_url")  # tests/conftest.py: a schema of its own
 
 
 @pytest.fixture

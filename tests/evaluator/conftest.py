@@ -26,13 +26,8 @@ from prospector_common.storage import RunPaths
 from prospector_common.streams import WindowAnnouncement
 from prospector_evaluator.evaluate import EvalOptions
 from prospector_evaluator.service import Evaluator, ServiceConfig
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-POSTGRES_URL = os.environ.get(
-    "PROSPECTOR_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 @dataclass
@@ -77,22 +72,6 @@ def catalog(settings: Settings) -> Iterator[Catalog]:
     with Catalog(settings.database_url) as cat:
         cat.create_all()
         yield cat
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema in the shared `test` database, dropped afterwards."""
-    schema = f"prospector_eval_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
 
 
 def service_config(streams: Streams, **changes) -> ServiceConfig:
