@@ -10,7 +10,7 @@ reference env can use it without the C extension.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 SPEC_VERSION = 1
 
@@ -253,7 +253,9 @@ class EnvConfig:
         return cls(**{name: name in on for name in SWITCHES}, **overrides)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # every field is a plain int/str/bool: no deep copy (asdict) needed, and
+        # render_state() calls this on every recorded frame
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict) -> EnvConfig:
