@@ -6,7 +6,7 @@ short in-process runs, median, plus where the time goes, from PuffeRL's own
 profile (env stepping, policy inference, rollout copies, learner forward,
 backward + optimizer) and the trainer's evaluate() / train() wall split.
 
-bench learn: trains with the default config for a fixed budget, then plays
+bench learn: trains with the learn config (configs/learn.toml) for a fixed budget, then plays
 the trained policy, the three bots and random on the same held-out seeds and
 ranks them by mean net profit.
 """
@@ -22,9 +22,11 @@ import numpy as np
 
 from prospector import spec
 
-# bench learn's training budget: ~17 minutes at ~150,000 env steps/s on this 2-core machine
-# (plus ~2 minutes of evaluation), inside the 30-minute limit with room for a busy machine.
-BENCH_LEARN_ENV_STEPS = 150_000_000
+# bench learn's training config and budget: configs/learn.toml (see LEARNING.md), 12 windows
+# of 6M env steps, ~16 minutes at ~76,000 env steps/s on this 2-core machine (plus ~2 minutes
+# of evaluation), inside the 30-minute limit with room for a busy machine.
+BENCH_LEARN_CONFIG = "learn"
+BENCH_LEARN_ENV_STEPS = 72_000_000
 
 PROFILE_KEYS = ("env", "eval_forward", "eval_copy", "eval_misc", "train_forward", "learn", "train_copy", "train_misc")
 
@@ -161,7 +163,7 @@ def summarize(results: list[dict]) -> dict:
     }
 
 
-def bench_learn(config: str = "default", overrides=None, env_steps: int | None = None, episodes: int = 200,
+def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int | None = None, episodes: int = 200,
                 seed0: int = 1_000_000, greedy: bool = True, checkpoint: str | None = None,
                 data_dir: str | None = None, progress: bool = True) -> dict:
     from prospector.bots import compare

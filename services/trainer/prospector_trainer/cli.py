@@ -113,10 +113,10 @@ def bench_train_main(args: argparse.Namespace) -> int:
 
 def add_bench_learn_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--config", default="default", help="training config (default: default)")
+    p.add_argument("--config", default="learn", help="training config (default: learn)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--env-steps", type=int, default=None,
-                   help="training budget in env steps (default: the bench budget, about 20 minutes here)")
+                   help="training budget in env steps (default: the bench budget, about 16 minutes here)")
     p.add_argument("--episodes", type=int, default=200, help="held-out evaluation seeds (default 200)")
     p.add_argument("--seed0", type=int, default=1_000_000, help="first held-out seed (default 1,000,000)")
     p.add_argument("--sample", action="store_true", help="PPO samples its actions (default: argmax)")

@@ -66,6 +66,10 @@ class PolicyConfig:
     # Never CASH_OUT: ending early never adds profit (the episode's end at time_max keeps
     # the credits too), but a fresh policy learns to cash out at once to avoid every cost.
     forbid_cash_out: bool = False
+    # Never JETTISON (36..41): with masking, a fresh policy's random walk dumps its cargo
+    # within a few steps (up to 6 of ~35 valid actions in the field are jettisons), so it
+    # almost never carries a load home to discover the sale.
+    forbid_jettison: bool = False
 
 
 @dataclass

@@ -36,22 +36,25 @@ def apply_mask(logits: torch.Tensor, observations: torch.Tensor) -> torch.Tensor
     return logits.masked_fill(mask < 0.5, MASKED_LOGIT)
 
 
-def forbidden_mask(forbid_cash_out: bool) -> torch.Tensor:
+def forbidden_mask(forbid_cash_out: bool, forbid_jettison: bool = False) -> torch.Tensor:
     """Actions this policy never takes, whatever the engine allows (a bool [69] buffer)."""
     m = torch.zeros(spec.N_ACTIONS, dtype=torch.bool)
     if forbid_cash_out:
         m[spec.A_CASH_OUT] = True
+    if forbid_jettison:
+        m[spec.A_JETTISON0:spec.A_JETTISON0 + spec.N_COMMODITIES] = True
     return m
 
 
 class ProspectorMLP(nn.Module):
     """Two GELU layers shared by a linear actor head and a linear critic head."""
 
-    def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False):
+    def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False,
+                 forbid_jettison: bool = False):
         super().__init__()
         self.hidden_size = hidden_size
         self.action_masking = action_masking
-        self.register_buffer("forbidden", forbidden_mask(forbid_cash_out), persistent=False)
+        self.register_buffer("forbidden", forbidden_mask(forbid_cash_out, forbid_jettison), persistent=False)
         self.is_continuous = False  # read by LSTMWrapper
         self.encoder = nn.Sequential(
             layer_init(nn.Linear(obs_dim(action_masking), hidden_size)),
@@ -87,8 +90,9 @@ class ProspectorLSTM(LSTMWrapper):
     The wrapper's recurrent state lives in PuffeRL (state["lstm_h"/"lstm_c"]);
     PuffeRL zeroes it at the start of each rollout segment, not at episode ends."""
 
-    def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False):
-        base = ProspectorMLP(hidden_size, action_masking, forbid_cash_out)
+    def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False,
+                 forbid_jettison: bool = False):
+        base = ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison)
         super().__init__(_Spaces(obs_dim(action_masking)), base, input_size=hidden_size, hidden_size=hidden_size)
         self.action_masking = action_masking
 
@@ -116,18 +120,19 @@ class _Spaces:
 
 
 def make_policy(kind: str = "mlp", hidden_size: int = 128, action_masking: bool = False,
-                forbid_cash_out: bool = False) -> nn.Module:
+                forbid_cash_out: bool = False, forbid_jettison: bool = False) -> nn.Module:
     if kind == "mlp":
-        return ProspectorMLP(hidden_size, action_masking, forbid_cash_out)
+        return ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison)
     if kind == "lstm":
-        return ProspectorLSTM(hidden_size, action_masking, forbid_cash_out)
+        return ProspectorLSTM(hidden_size, action_masking, forbid_cash_out, forbid_jettison)
     raise ValueError(f"policy kind must be 'mlp' or 'lstm', got {kind!r}")
 
 
 def policy_kwargs(cfg) -> dict:
     """make_policy arguments of a TrainConfig (stored in every checkpoint)."""
     return {"kind": cfg.policy.kind, "hidden_size": cfg.policy.hidden_size,
-            "action_masking": cfg.policy.action_masking, "forbid_cash_out": cfg.policy.forbid_cash_out}
+            "action_masking": cfg.policy.action_masking, "forbid_cash_out": cfg.policy.forbid_cash_out,
+            "forbid_jettison": cfg.policy.forbid_jettison}
 
 
 class Actor:
