@@ -119,7 +119,9 @@ def add_bench_learn_arguments(p: argparse.ArgumentParser) -> None:
                    help="training budget in env steps (default: the bench budget, about 16 minutes here)")
     p.add_argument("--episodes", type=int, default=200, help="held-out evaluation seeds (default 200)")
     p.add_argument("--seed0", type=int, default=1_000_000, help="first held-out seed (default 1,000,000)")
-    p.add_argument("--sample", action="store_true", help="PPO samples its actions (default: argmax)")
+    # PPO's policy is stochastic: it is trained sampling, and its argmax can
+    # loop (the learn checkpoint strands 42 % of its episodes under argmax)
+    p.add_argument("--argmax", action="store_true", help="PPO takes its most likely action (default: it samples)")
     p.add_argument("--checkpoint", default=None, help="skip training: evaluate this checkpoint")
     p.add_argument("--data-dir", default=None, help="where the training run goes (default: data root)")
 
@@ -128,7 +130,7 @@ def bench_learn_main(args: argparse.Namespace) -> int:
     from .bench import bench_learn, print_bench_learn
 
     result = bench_learn(config=args.config, overrides=args.overrides, env_steps=args.env_steps,
-                         episodes=args.episodes, seed0=args.seed0, greedy=not args.sample,
+                         episodes=args.episodes, seed0=args.seed0, greedy=args.argmax,
                          checkpoint=args.checkpoint, data_dir=args.data_dir)
     if args.json:
         print(json.dumps(result, indent=2))
