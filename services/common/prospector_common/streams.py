@@ -40,12 +40,26 @@ def decode_fields(fields: Mapping[str | bytes, str | bytes]) -> dict[str, str]:
 
 
 class Announcement(BaseModel):
-    """A message on a stream: its stream name, a stable msg_id, and flat fields."""
+    """A message on a stream about one window of a run: its stream name, a
+    stable msg_id, and flat fields."""
 
     model_config = ConfigDict(frozen=True)
 
     STREAM: ClassVar[str]
     _JSON_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    run_id: str
+    window_id: int
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, value: str) -> str:
+        return validate_run_id(value)
+
+    @field_validator("window_id", mode="before")
+    @classmethod
+    def _window_id(cls, value: object) -> int:
+        return validate_window_id(value)
 
     @property
     def msg_id(self) -> str:
@@ -89,23 +103,11 @@ class WindowAnnouncement(Announcement):
     STREAM: ClassVar[str] = WINDOWS_STREAM
     _JSON_FIELDS: ClassVar[tuple[str, ...]] = ("metrics",)
 
-    run_id: str
-    window_id: int
     env_steps: int = Field(ge=0)
     # Relative to the data dir (RunPaths.relative); a consumer should rebuild
     # the path from run_id and window_id (RunPaths.checkpoint) rather than trust it.
     checkpoint_path: str
     metrics: dict[str, Any]
-
-    @field_validator("run_id")
-    @classmethod
-    def _run_id(cls, value: str) -> str:
-        return validate_run_id(value)
-
-    @field_validator("window_id", mode="before")
-    @classmethod
-    def _window_id(cls, value: object) -> int:
-        return validate_window_id(value)
 
     @field_validator("metrics", mode="before")
     @classmethod
@@ -123,20 +125,8 @@ class ReplayAnnouncement(Announcement):
     STREAM: ClassVar[str] = REPLAYS_STREAM
     _JSON_FIELDS: ClassVar[tuple[str, ...]] = ("tags",)
 
-    run_id: str
-    window_id: int
     replay_id: str
     tags: list[str]
-
-    @field_validator("run_id")
-    @classmethod
-    def _run_id(cls, value: str) -> str:
-        return validate_run_id(value)
-
-    @field_validator("window_id", mode="before")
-    @classmethod
-    def _window_id(cls, value: object) -> int:
-        return validate_window_id(value)
 
     @field_validator("replay_id")
     @classmethod
