@@ -42,14 +42,6 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    client.ping()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def prefix(redis_client: redis.Redis) -> Iterator[str]:
     """A private Redis namespace: sessions and streams of this test only, deleted afterwards."""
     tag = f"test:{uuid.uuid4().hex[:12]}"

@@ -39,14 +39,6 @@ class Streams:
 
 
 @pytest.fixture
-def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    client.ping()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def streams(redis_client: redis.Redis) -> Iterator[Streams]:
     tag = uuid.uuid4().hex[:12]
     s = Streams(f"test:{tag}:prospector:windows", f"test:{tag}:prospector:windows:dead",
@@ -87,6 +79,17 @@ def service_config(streams: Streams, **changes) -> ServiceConfig:
 
 def make_evaluator(settings: Settings, streams: Streams, catalog: Catalog | None = None, **changes) -> Evaluator:
     return Evaluator(settings, service_config(streams, **changes), catalog=catalog)
+
+
+def run_until_idle(settings: Settings, streams: Streams, catalog: Catalog | None = None, **changes) -> Evaluator:
+    """An evaluator works through everything announced (and, with catch_up, the catalog), then
+    closes; returned for its status and metrics."""
+    evaluator = make_evaluator(settings, streams, catalog, **changes)
+    try:
+        evaluator.run()
+    finally:
+        evaluator.close()
+    return evaluator
 
 
 # ---- runs, windows, checkpoints -------------------------------------------------------------

@@ -10,7 +10,7 @@ from prospector_common.streams import ReplayAnnouncement
 from prospector_evaluator.evaluate import EvalOptions, episode_seeds
 from prospector_evaluator.replay import read_header, verify
 
-from .conftest import REDIS_URL, announce, make_evaluator, make_run
+from .conftest import REDIS_URL, announce, make_evaluator, make_run, run_until_idle
 
 
 def every_window(catalog: Catalog, run_id: str) -> list:
@@ -30,11 +30,7 @@ def test_announced_windows_become_verified_cataloged_announced_and_acked_replays
     paths, messages = make_run(catalog, settings.data_dir, 3)
     for m in messages:
         announce(redis_client, streams.windows, m)
-    evaluator = make_evaluator(settings, streams, catalog, catch_up=False)
-    try:
-        evaluator.run()
-    finally:
-        evaluator.close()
+    evaluator = run_until_idle(settings, streams, catalog, catch_up=False)
 
     run_id = paths.run_id
     ew = every_window(catalog, run_id)
@@ -93,11 +89,7 @@ def test_a_corrupt_checkpoint_is_dead_lettered_with_its_reason_and_the_service_g
     paths.checkpoint(2).unlink()
     for m in messages:
         announce(redis_client, streams.windows, m)
-    evaluator = make_evaluator(settings, streams, catalog, catch_up=False)
-    try:
-        evaluator.run()
-    finally:
-        evaluator.close()
+    evaluator = run_until_idle(settings, streams, catalog, catch_up=False)
     dead = redis_client.xrange(streams.dead)
     assert len(dead) == 2
     reasons = {int(f["window_id"]): f["dead_reason"] for _, f in dead}
@@ -114,11 +106,7 @@ def test_a_corrupt_checkpoint_is_dead_lettered_with_its_reason_and_the_service_g
 
 def test_a_malformed_entry_is_dead_lettered(settings, catalog, streams, redis_client):
     redis_client.xadd(streams.windows, {"v": "1", "run_id": "../../etc", "window_id": "0"})
-    evaluator = make_evaluator(settings, streams, catalog, catch_up=False)
-    try:
-        evaluator.run()
-    finally:
-        evaluator.close()
+    run_until_idle(settings, streams, catalog, catch_up=False)
     (_, fields), = redis_client.xrange(streams.dead)
     assert "malformed" in fields["dead_reason"]
     assert pending(redis_client, streams) == 0
@@ -126,11 +114,7 @@ def test_a_malformed_entry_is_dead_lettered(settings, catalog, streams, redis_cl
 
 def test_windows_announced_while_no_evaluator_ran_are_caught_up_on_start(settings, catalog, streams, redis_client):
     paths, _ = make_run(catalog, settings.data_dir, 2)  # in the catalog, never announced
-    evaluator = make_evaluator(settings, streams, catalog)
-    try:
-        evaluator.run()
-    finally:
-        evaluator.close()
+    run_until_idle(settings, streams, catalog)
     assert sorted(r.window_id for r in every_window(catalog, paths.run_id)) == [0, 1]
     assert len(redis_client.xrange(streams.replays)) == 4
 
@@ -142,11 +126,7 @@ def test_the_service_works_on_postgresql(postgres_url, data_dir, streams, redis_
         paths, messages = make_run(catalog, data_dir, 2)
         for m in messages:
             announce(redis_client, streams.windows, m)
-        evaluator = make_evaluator(settings, streams, catch_up=False)
-        try:
-            evaluator.run()
-        finally:
-            evaluator.close()
+        run_until_idle(settings, streams, catch_up=False)
         assert sorted(r.window_id for r in every_window(catalog, paths.run_id)) == [0, 1]
         assert all(verify(data_dir / r.path).ok for r in every_window(catalog, paths.run_id))
 

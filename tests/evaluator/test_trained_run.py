@@ -7,7 +7,7 @@ from prospector.cli import main as prospector_main
 from prospector_common.catalog import TAG_EVERY_WINDOW
 from prospector_common.ids import new_run_id
 
-from .conftest import add_run, add_window, announce, make_evaluator, train_config
+from .conftest import add_run, add_window, announce, run_until_idle, train_config
 
 
 @pytest.fixture
@@ -30,11 +30,7 @@ def test_three_trained_windows_give_three_verified_every_window_replays(
     paths, messages = trained_run
     for m in messages:
         announce(redis_client, streams.windows, m)
-    evaluator = make_evaluator(settings, streams, catalog, catch_up=False)
-    try:
-        evaluator.run()
-    finally:
-        evaluator.close()
+    run_until_idle(settings, streams, catalog, catch_up=False)
     every = catalog.list_replays(paths.run_id, tag=TAG_EVERY_WINDOW, limit=100).items
     assert [r.window_id for r in every] == [0, 1, 2]
     for r in every:
@@ -54,11 +50,7 @@ def test_trainer_service_announces_and_evaluator_replays_every_window(settings, 
                                        database_url=settings.database_url, redis_url=settings.redis_url,
                                        stream=streams.windows)).train(run_id=run_id)
     assert redis_client.xlen(streams.windows) == 3
-    evaluator = make_evaluator(settings, streams, catalog, catch_up=False)
-    try:
-        evaluator.run()
-    finally:
-        evaluator.close()
+    run_until_idle(settings, streams, catalog, catch_up=False)
     every = catalog.list_replays(run_id, tag=TAG_EVERY_WINDOW, limit=100).items
     assert [r.window_id for r in every] == [0, 1, 2]
     for r in every:
