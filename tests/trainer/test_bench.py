@@ -1,5 +1,7 @@
 """bench train and bench learn, at toy sizes."""
 
+import pytest
+from prospector.spec import EnvConfig
 from prospector_trainer.bench import bench_learn, bench_train
 
 
@@ -16,3 +18,14 @@ def test_bench_learn_ranks_ppo_against_the_bots_on_the_same_seeds(tiny_run):
     assert set(r["table"]) == {"ppo", "greedy_miner", "cautious_scanner", "market_timer", "random"}
     assert sorted(r["ranking"]) == sorted(r["table"]) and 1 <= r["ppo_rank"] <= 5
     assert all(s["episodes"] == 2 for s in r["table"].values())
+
+
+def test_bench_learn_plays_the_full_game_unless_asked_for_the_training_env(tiny_run):
+    cfg, _, paths = tiny_run
+    full = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, seed0=1_000_000)
+    assert full["eval_env"] == "full"
+    assert full["env_config"] == EnvConfig().to_dict()
+    own = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, seed0=1_000_000, eval_env="train")
+    assert own["env_config"] == cfg.env_config.replace(reward_mode="shaped").to_dict()
+    with pytest.raises(ValueError, match="eval_env"):
+        bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, eval_env="stage 3")

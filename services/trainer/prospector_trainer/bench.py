@@ -165,7 +165,14 @@ def summarize(results: list[dict]) -> dict:
 
 def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int | None = None, episodes: int = 200,
                 seed0: int = 1_000_000, greedy: bool = True, checkpoint: str | None = None,
-                data_dir: str | None = None, progress: bool = True) -> dict:
+                data_dir: str | None = None, progress: bool = True, eval_env: str = "full") -> dict:
+    """Train (or take `checkpoint`), then play PPO, the bots and random on the same held-out seeds.
+
+    eval_env "full" (the default) plays the full game (every switch on, 20000 ticks), whatever
+    curriculum the policy was trained on: that is the game the bots are measured on. "train"
+    plays the checkpoint's own training env config instead."""
+    if eval_env not in ("full", "train"):
+        raise ValueError(f"eval_env must be 'full' or 'train', got {eval_env!r}")
     from prospector.bots import compare
 
     from .checkpoint import load_policy
@@ -187,11 +194,13 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
                     "curve": [{k: w[k] for k in ("window_id", "env_steps_total", "net_profit_mean",
                                                  "net_profit_median", "survival_rate", "return_mean")}
                               for w in run.windows_done]}
+    from prospector.spec import EnvConfig
+
     policy, data = load_policy(Path(checkpoint))
     from .config import TrainConfig
 
     cfg = TrainConfig.from_dict(data["config"])
-    env_config = cfg.env_config.replace(reward_mode="shaped")
+    env_config = (EnvConfig() if eval_env == "full" else cfg.env_config).replace(reward_mode="shaped")
     seeds = list(range(seed0, seed0 + episodes))
     t1 = time.time()
     ppo = summarize(evaluate_policy(policy, cfg.policy.action_masking, seeds, env_config, greedy))
@@ -203,7 +212,7 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
     ranking = sorted(table, key=lambda n: table[n]["net_profit_mean"], reverse=True)
     best_bot = max((n for n in table if n not in ("ppo", "random")), key=lambda n: table[n]["net_profit_mean"])
     return {
-        "checkpoint": checkpoint, "training": training, "env_config": env_config.to_dict(),
+        "checkpoint": checkpoint, "training": training, "eval_env": eval_env, "env_config": env_config.to_dict(),
         "seeds": f"{seed0}..{seed0 + episodes - 1}", "ppo_actions": "argmax" if greedy else "sampled",
         "table": table, "ranking": ranking, "ppo_rank": ranking.index("ppo") + 1,
         "best_bot": best_bot, "ppo_beats_best_bot": table["ppo"]["net_profit_mean"] > table[best_bot]["net_profit_mean"],
@@ -216,7 +225,8 @@ def print_bench_learn(r: dict) -> None:
     from rich.table import Table
 
     tr = r["training"]
-    title = f"Held-out seeds {r['seeds']}"
+    game = "full game" if r["eval_env"] == "full" else "training env"
+    title = f"Held-out seeds {r['seeds']} ({game}, {r['env_config']['time_max']} ticks)"
     if tr:
         title += f"; PPO trained {tr['env_steps']:,} env steps in {tr['seconds'] / 60:.1f} min"
     t = Table(title=title)

@@ -124,6 +124,8 @@ def add_bench_learn_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--argmax", action="store_true", help="PPO takes its most likely action (default: it samples)")
     p.add_argument("--checkpoint", default=None, help="skip training: evaluate this checkpoint")
     p.add_argument("--data-dir", default=None, help="where the training run goes (default: data root)")
+    p.add_argument("--eval-env", choices=("full", "train"), default="full",
+                   help="full: play the full 20000-tick game (default); train: the checkpoint's training env")
 
 
 def bench_learn_main(args: argparse.Namespace) -> int:
@@ -131,7 +133,7 @@ def bench_learn_main(args: argparse.Namespace) -> int:
 
     result = bench_learn(config=args.config, overrides=args.overrides, env_steps=args.env_steps,
                          episodes=args.episodes, seed0=args.seed0, greedy=args.argmax,
-                         checkpoint=args.checkpoint, data_dir=args.data_dir)
+                         checkpoint=args.checkpoint, data_dir=args.data_dir, eval_env=args.eval_env)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
