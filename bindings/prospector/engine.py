@@ -397,6 +397,12 @@ class Batch:
         else:
             np.clip(a, INT32_MIN, INT32_MAX, out=self.actions, casting="unsafe")
 
+    def set_config(self, config: EnvConfig | dict | None) -> None:
+        """The env config of every episode started from now on (by reset or an auto-reset);
+        episodes in progress finish under their own. A curriculum changes stage with this."""
+        self.config = as_config(config)
+        lib.pr_batch_set_config(self._live(), config_cdata(self.config))
+
     def read_log(self) -> tuple[int, dict[str, float], np.ndarray]:
         """Episodes finished since the last read: (count, metric sums, records [k, 19]).
         Records are the most recent episodes of each env (up to 8 per env). Clears the log."""

@@ -322,6 +322,9 @@ void pr_batch_set_buffers(pr_batch *b, float *observations, const int32_t *actio
                           uint8_t *action_masks /* may be NULL */);
 void pr_batch_reset_many(pr_batch *b, const uint64_t *seeds);
 void pr_batch_step_many(pr_batch *b);
+/* The config of every episode started from now on (by reset_many or an
+ * auto-reset); episodes in progress keep theirs. For curricula. */
+void pr_batch_set_config(pr_batch *b, const pr_config *config);
 int32_t pr_batch_size(const pr_batch *b);
 pr_env *pr_batch_env(pr_batch *b, int32_t i);
 /* Sums of every metric over the episodes finished since the last read, and

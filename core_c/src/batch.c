@@ -67,7 +67,9 @@ static void step_range(pr_batch *b, int32_t lo, int32_t hi) {
         b->truncations[i] = (uint8_t)trunc;
         if (term || trunc) {
             log_episode(&b->logs[i], e);
-            pr_reset(e, &e->config, pr_next_seed(e->seed));
+            /* the batch's config, not the env's: pr_batch_set_config takes
+             * effect at each env's next episode */
+            pr_reset(e, &b->config, pr_next_seed(e->seed));
         }
         write_outputs(b, i);
     }
@@ -208,6 +210,10 @@ void pr_batch_reset_many(pr_batch *b, const uint64_t *seeds) {
 }
 
 void pr_batch_step_many(pr_batch *b) { run_job(b, JOB_STEP); }
+
+void pr_batch_set_config(pr_batch *b, const pr_config *config) {
+    b->config = config ? *config : pr_default_config();
+}
 
 int32_t pr_batch_size(const pr_batch *b) { return b->n_envs; }
 

@@ -229,6 +229,24 @@ def test_batch_auto_reset_moves_to_the_next_seed_of_each_env():
     assert batch.observations[0].tobytes() == Engine(EnvConfig(time_max=5), seed=int(lib.pr_next_seed(10))).observation().tobytes()
 
 
+def test_set_config_applies_from_each_envs_next_episode():
+    """A curriculum changes stage mid-run: episodes in progress keep their rules."""
+    batch = Batch(2, EnvConfig(time_max=5))
+    batch.reset([10, 20])
+    hold = np.full(2, spec.A_HOLD, dtype=np.int32)
+    batch.step(hold)
+    later = EnvConfig.curriculum(1, time_max=9)
+    batch.set_config(later)
+    assert batch.engine(0).config == EnvConfig(time_max=5)  # still the episode it started
+    for _ in range(4):
+        batch.step(hold)
+    assert batch.truncations.all()  # the old episodes ended on their own time budget
+    assert [batch.engine(i).config for i in range(2)] == [later, later]
+    assert batch.observations[0].tobytes() == Engine(later, seed=int(lib.pr_next_seed(10))).observation().tobytes()
+    batch.reset([30, 40])
+    assert batch.engine(1).config == later and batch.config == later
+
+
 def test_read_log_sums_every_finished_episode_then_clears():
     n, t_max = 5, 12
     batch = Batch(n, EnvConfig(time_max=t_max))

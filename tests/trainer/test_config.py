@@ -52,6 +52,27 @@ def test_curriculum_sets_switches_and_explicit_keys_win():
     assert cfg.env_config == EnvConfig.curriculum(1, time_max=3000).replace(fractures=True)
 
 
+def test_schedule_changes_the_env_from_its_env_step_on():
+    cfg = load_config(None, ["env.curriculum=1", "env.time_max=3000",
+                             "env.schedule=[{from_env_steps=100, curriculum=3}, {from_env_steps=200, curriculum=5, "
+                             "time_max=20000, shocks=false}]"])
+    assert cfg.env_config == cfg.env_config_at(99) == EnvConfig.curriculum(1, time_max=3000)
+    assert cfg.env_config_at(100) == EnvConfig.curriculum(3, time_max=3000)
+    assert cfg.env_config_at(10**9) == EnvConfig(time_max=20000, shocks=False)
+
+
+@pytest.mark.parametrize("schedule, message", [
+    ("[{from_env_steps=200, curriculum=3}, {from_env_steps=100, curriculum=5}]", "increasing order"),
+    ("[{curriculum=3}]", "from_env_steps must be integers"),
+    ("[{from_env_steps=5, curriculum=9}]", "curriculum stage must be 1..5"),
+    ("[{from_env_steps=5, pirate=true}]", "unknown EnvConfig keys"),
+    ("3", "list of tables"),
+])
+def test_bad_schedules_are_clear_errors(schedule, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [f"env.schedule={schedule}"])
+
+
 @pytest.mark.parametrize("override, message", [
     ("ppo.learning_rat=1", "unknown key ppo.learning_rat"),
     ("pop.learning_rate=1", "unknown config section"),

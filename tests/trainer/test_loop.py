@@ -10,7 +10,9 @@ from prospector_common.storage import RunPaths, read_jsonl
 
 from prospector_trainer.checkpoint import CheckpointError, load, load_policy
 from prospector_trainer.config import load_config
-from prospector_trainer.loop import train
+from prospector.spec import EnvConfig
+from prospector_trainer.env import batches
+from prospector_trainer.loop import start_run, train
 from prospector_trainer.metrics import ROW_KEYS
 from prospector_trainer.policy import make_policy
 
@@ -126,3 +128,22 @@ def test_run_ids_from_outside_are_validated(tmp_path):
         train(cfg, resume="a/b")
     with pytest.raises(ValueError, match="does not match"):
         train(cfg, run_id="tiny-run")
+
+
+def test_schedule_switches_new_episodes_at_the_window_boundary_and_on_resume(tmp_path):
+    """A curriculum: stage 1 for window 0, the full game from window 1 on; a resumed run
+    starts its envs in the stage of its env steps."""
+    sched = ["env.curriculum=1", "env.schedule=[{from_env_steps=16384, curriculum=5, time_max=1500}]",
+             f'run.data_dir="{tmp_path}"', "run.total_env_steps=32768"]
+    cfg = load_config("tiny", sched)
+    run = train(cfg, run_id=new_run_id())
+    (batch,) = batches(run.pufferl.vecenv)
+    assert batch.config == EnvConfig(time_max=1500)
+    assert json.loads(run.paths.metrics_file.read_text().splitlines()[1])["window_id"] == 1
+    more = [*sched[:-1], "run.total_env_steps=49152"]
+    resumed = start_run(load_config("tiny", more), resume=run.run_id, overrides=more)
+    try:
+        (batch,) = batches(resumed.pufferl.vecenv)
+        assert {batch.engine(i).config for i in range(len(batch))} == {EnvConfig(time_max=1500)}
+    finally:
+        resumed.close()

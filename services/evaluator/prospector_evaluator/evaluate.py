@@ -150,7 +150,7 @@ def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry
     A checkpoint of another run or window counts as corrupt.
     """
     from prospector_trainer.checkpoint import CheckpointError, load_policy
-    from prospector_trainer.config import env_config_from
+    from prospector_trainer.config import env_config_at
 
     path = paths.checkpoint(window_id)
     reason = ""
@@ -163,7 +163,8 @@ def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry
             config = data.get("config") or {}
             masking = bool(data.get("policy_kwargs", {}).get(
                 "action_masking", config.get("policy", {}).get("action_masking", False)))
-            env_config = env_config_from(config.get("env", {}))
+            # a curriculum (env.schedule): the game the window was training on when it ended
+            env_config = env_config_at(config.get("env", {}), int(data.get("env_steps") or 0))
             return WindowPolicy(policy, data, path, masking, env_config)
         except Exception as exc:  # noqa: BLE001 - CheckpointError, or a state dict that does not fit
             reason = str(exc) if isinstance(exc, CheckpointError) else f"checkpoint {path}: {type(exc).__name__}: {exc}"

@@ -4,7 +4,9 @@
     [vec]   num_envs, num_workers, engine_threads
     [policy] kind (mlp | lstm), hidden_size, action_masking
     [ppo]   PuffeRL's hyper-parameters (learning_rate, gamma, ..., bptt_horizon, minibatch_size)
-    [env]   prospector.spec.EnvConfig fields, plus `curriculum = 1..5` as a base for the switches
+    [env]   prospector.spec.EnvConfig fields, plus `curriculum = 1..5` as a base for the switches,
+            plus an optional `schedule`: a list of {from_env_steps = N, <env keys>} applied on
+            top of the base from that env step on (a curriculum; see env_at)
 
 Overrides use dotted keys (`ppo.learning_rate=3e-4`, `env.pirates=false`,
 `policy.kind=lstm`); the value is read as a TOML value, and a bare word that
@@ -123,7 +125,12 @@ class TrainConfig:
     # ---- derived --------------------------------------------------------------
     @property
     def env_config(self) -> EnvConfig:
+        """The env config of the run's start (the base of any schedule)."""
         return env_config_from(self.env)
+
+    def env_config_at(self, env_steps: int | float) -> EnvConfig:
+        """The env config new episodes get once the run reaches env_steps (see env_at)."""
+        return env_config_at(self.env, env_steps)
 
     @property
     def batch_size(self) -> int:
@@ -173,7 +180,13 @@ class TrainConfig:
         if o.reward_scale <= 0:
             raise ConfigError(f"ppo.reward_scale must be > 0, got {o.reward_scale}")
         try:
+            if "schedule" in self.env:
+                check_schedule(self.env["schedule"])
+                for entry in self.env["schedule"]:
+                    self.env_config_at(entry["from_env_steps"])
             self.env_config
+        except ConfigError:
+            raise
         except (TypeError, ValueError) as e:
             raise ConfigError(f"env: {e}") from None
         return self
@@ -200,9 +213,41 @@ class TrainConfig:
         return cfg.validate()
 
 
+def env_at(d: dict, env_steps: int | float) -> dict:
+    """The [env] table in force at `env_steps`: the base keys, updated by every schedule entry
+    whose from_env_steps has been reached (in order; its `curriculum` resets the switches)."""
+    table = {k: v for k, v in d.items() if k != "schedule"}
+    for entry in d.get("schedule", []):
+        if entry["from_env_steps"] <= env_steps:
+            changes = {k: v for k, v in entry.items() if k != "from_env_steps"}
+            if "curriculum" in changes:  # a new stage: its switches, not the old explicit ones
+                table = {k: v for k, v in table.items() if k not in spec.SWITCHES}
+            table.update(changes)
+    return table
+
+
+def env_config_at(d: dict, env_steps: int | float) -> EnvConfig:
+    """EnvConfig of the [env] table (schedule included) at `env_steps`."""
+    return env_config_from(env_at(d, env_steps))
+
+
+def check_schedule(schedule: Any) -> None:
+    if not isinstance(schedule, list) or not all(isinstance(e, dict) for e in schedule):
+        raise ConfigError("env.schedule must be a list of tables {from_env_steps = N, <env keys>}")
+    last = -1
+    for e in schedule:
+        start = e.get("from_env_steps")
+        if isinstance(start, bool) or not isinstance(start, int) or start <= last:
+            raise ConfigError(f"env.schedule: from_env_steps must be integers in increasing order, got {start!r}")
+        if "schedule" in e:
+            raise ConfigError("env.schedule entries cannot hold a schedule")
+        last = start
+
+
 def env_config_from(d: dict) -> EnvConfig:
-    """EnvConfig from the [env] table: `curriculum` (1..5) sets the switches, explicit keys win."""
-    d = dict(d)
+    """EnvConfig from the [env] table: `curriculum` (1..5) sets the switches, explicit keys win.
+    A `schedule` is ignored here: this is the base (see env_config_at)."""
+    d = {k: v for k, v in d.items() if k != "schedule"}
     stage = d.pop("curriculum", None)
     base = EnvConfig.curriculum(stage).to_dict() if stage is not None else EnvConfig().to_dict()
     base.update(d)

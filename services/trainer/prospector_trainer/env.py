@@ -97,13 +97,13 @@ def policy_input(observations: np.ndarray, masks: np.ndarray | None, mask_in_obs
                            np.asarray(masks, dtype=np.float32)], axis=1)
 
 
-def make_vecenv(cfg, seed: int | None = None):
+def make_vecenv(cfg, seed: int | None = None, env_config=None):
     """pufferlib.vector.Serial over one TrainerEnv holding all cfg.vec.num_envs games.
 
     Serial, not Multiprocessing: one process, the engine's native threads do
     the parallel stepping, and the trainer can read the episode log of the
     C batch directly (vecenv.driver_env.batch)."""
-    kwargs = dict(num_envs=cfg.vec.num_envs, config=cfg.env_config, threads=cfg.vec.engine_threads,
+    kwargs = dict(num_envs=cfg.vec.num_envs, config=env_config or cfg.env_config, threads=cfg.vec.engine_threads,
                   reward_scale=cfg.ppo.reward_scale, truncation_as_terminal=cfg.ppo.truncation_as_terminal,
                   mask_in_obs=cfg.policy.action_masking)
     # (Serial first builds a "driver" env only to read its sizes; it is freed right after.)

@@ -244,6 +244,7 @@ class TrainingRun:
         p, cfg = self.pufferl, self.cfg
         end = min((window_id + 1) * cfg.run.window_env_steps, cfg.run.total_env_steps)
         start_steps, t0 = p.global_step, time.perf_counter()
+        self.follow_schedule(window_id, start_steps)
         self.episode_log.clear()
         self.status.update(state="training", current_window=window_id)
         self.notify()
@@ -261,6 +262,15 @@ class TrainingRun:
                          wall, p.optimizer.param_groups[0]["lr"], mean_losses)
         return WindowResult(self.run_id, window_id, p.global_step, row, self.paths.checkpoint(window_id),
                             self.paths, self)
+
+    def follow_schedule(self, window_id: int, env_steps: int) -> None:
+        """Curriculum (env.schedule): from this window on, new episodes use the env config in
+        force at env_steps; episodes in progress finish under their own rules."""
+        env_config = self.cfg.env_config_at(env_steps)
+        for batch in batches(self.pufferl.vecenv):
+            if batch.config != env_config:
+                batch.set_config(env_config)
+                log.info("window %d: new episodes use %s", window_id, env_config)
 
     def begin(self) -> None:
         """Every duty's start(run); on resume, resume_window for the last checkpointed window."""
@@ -345,7 +355,8 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
         atomic_write_json(paths.run_json, record)
 
     # A resumed run starts its games from other seeds than the run's first start.
-    vecenv = make_vecenv(cfg, seed=cfg.run.seed + start_window)
+    vecenv = make_vecenv(cfg, seed=cfg.run.seed + start_window,
+                         env_config=cfg.env_config_at(int(state["env_steps"]) if state is not None else 0))
     policy = make_policy(**policy_kwargs(cfg))
     if state is not None:
         policy.load_state_dict(state["policy_state_dict"])
