@@ -12,6 +12,8 @@ its own subcommand.
     prospector bench train|learn [--json]    training throughput; PPO against the bots
     prospector api [--port N] [--grpc-port N]  the API service (HTTP + gRPC PlayService)
     prospector bench api [--json] [--quick]  API play latency, saturation, WebSocket frames/s
+    prospector up [--config NAME] [--evaluators N]  the whole stack as local processes (Ctrl-C stops it)
+    prospector status [--json] [--check SERVICE]    every service's health, SPS, window, lag, sessions
 """
 
 from __future__ import annotations
@@ -162,8 +164,34 @@ def add_api(sub) -> None:
     p.set_defaults(func=api_server.api_main)
 
 
+def add_up(sub) -> None:
+    from prospector_stack import cli as stack_cli  # argparse only; the launcher loads when the command runs
+
+    p = sub.add_parser(
+        "up", help="the whole stack as local processes: Redis, trainer, evaluator(s), API and the page",
+        description="Run the docker-compose.yml services' own commands as local processes (no Docker): a "
+                    "Redis of its own unless REDIS_URL is set, the SQLite catalog unless DATABASE_URL is set. "
+                    "Prints the page URL and the gRPC address, shows each service's state, restarts what "
+                    "dies, and stops every process it started on Ctrl-C.")
+    stack_cli.add_up_arguments(p)
+    p.set_defaults(func=stack_cli.up_main)
+
+
+def add_status(sub) -> None:
+    from prospector_stack import cli as stack_cli
+
+    p = sub.add_parser(
+        "status", help="one table: every service's health, trainer SPS and window, evaluator lag, API sessions",
+        description="Ask every service how it is (gRPC health, /healthz, /metrics, the trainer's and "
+                    "evaluators' Status, the consumer group's lag in Redis). Finds a running `prospector up` "
+                    "through the data root, else uses the settings (PROSPECTOR_*_HOST and ports). "
+                    "Exit code 1 when any service is not healthy.")
+    stack_cli.add_status_arguments(p)
+    p.set_defaults(func=stack_cli.status_main)
+
+
 # Subcommands: one adder each, each delegating to its own module.
-SUBCOMMANDS = [add_parity, add_bench, add_bots, add_train, add_evaluate, add_replay, add_api]
+SUBCOMMANDS = [add_parity, add_bench, add_bots, add_train, add_evaluate, add_replay, add_api, add_up, add_status]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,10 @@ def test_window_metrics_page_with_after_and_limit(client, recorded):
     page = client.get(f"/api/runs/{recorded.run_id}/metrics/windows?limit=1&after=0").json()
     assert [w["window_id"] for w in page["items"]] == [1] and page["next_after"] is None
     assert page["items"][0]["metrics"]["net_profit_mean"] == 1.0
+    # the largest page the schema allows is served (it once asked the catalog for one too many)
+    page = client.get(f"/api/runs/{recorded.run_id}/metrics/windows?limit=1000")
+    assert page.status_code == 200 and [w["window_id"] for w in page.json()["items"]] == [0, 1]
+    assert client.get(f"/api/runs/{recorded.run_id}/metrics/windows?limit=1001").status_code == 422
 
 
 def test_replays_page_through_with_cursor_tag_and_window_filters(client, recorded):

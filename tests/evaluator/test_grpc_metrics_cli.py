@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import urllib.request
@@ -119,7 +120,7 @@ def test_bench_eval_reports_seconds_frames_per_second_and_bytes_per_frame(capsys
     assert result["frames_per_second"] > 0 and 0 < result["bytes_per_frame"] < 2000
 
 
-def test_replay_is_logged_as_an_offline_wandb_artifact(tmp_path):
+def test_replay_is_logged_as_an_offline_wandb_artifact(tmp_path, caplog):
     from datetime import datetime, timezone
 
     from prospector_common.catalog import ReplayRecord
@@ -132,7 +133,8 @@ def test_replay_is_logged_as_an_offline_wandb_artifact(tmp_path):
     logger = WandbReplayLogger("offline", "prospector-test", tmp_path, "evaluator-test")
     logger(record, replay)
     logger.close()
-    assert logger.enabled
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert logger.enabled, warnings
     logs = list(tmp_path.glob("wandb-evaluator/wandb/offline-run-*/run-*.wandb"))
-    assert logs, "no offline W&B run was written"
+    assert logs, f"no offline W&B run was written; warnings: {warnings}"
     assert b"replay-20261122-000000-nogit-abcd-1-w000001-s7-00000000" in logs[0].read_bytes()

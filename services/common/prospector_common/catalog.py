@@ -275,6 +275,11 @@ class ReplayRecord(_Record):
     created_at: datetime
 
 
+class WindowPage(_Record):
+    items: list[WindowRecord]
+    next_after: int | None  # pass back as `after` for the next page; None at the end
+
+
 class ReplayPage(_Record):
     items: list[ReplayRecord]
     next_cursor: str | None  # pass back as `cursor` for the next page; None at the end
@@ -517,13 +522,23 @@ class Catalog:
         self, run_id: str, after: int | None = None, limit: int | None = None
     ) -> list[WindowRecord]:
         """A run's windows in order; `after` a window id gives only the later ones."""
+        return self._windows(run_id, after, None if limit is None else _page_size(limit))
+
+    def page_windows(self, run_id: str, after: int | None = None, limit: int = 100) -> WindowPage:
+        """A page of a run's windows (up to `limit`, 1..MAX_PAGE) and whether more follow."""
+        size = _page_size(limit)
+        rows = self._windows(run_id, after, size + 1)  # one more: is there a next page?
+        items = rows[:size]
+        return WindowPage(items=items, next_after=items[-1].window_id if len(rows) > size else None)
+
+    def _windows(self, run_id: str, after: int | None, limit: int | None) -> list[WindowRecord]:
         query = (
             select(WindowRow).where(WindowRow.run_id == validate_run_id(run_id)).order_by(WindowRow.window_id)
         )
         if after is not None:
             query = query.where(WindowRow.window_id > validate_window_id(after))
         if limit is not None:
-            query = query.limit(_page_size(limit))
+            query = query.limit(limit)
         with self._read() as session:
             return [_window_record(row) for row in session.scalars(query)]
 

@@ -19,6 +19,24 @@ plain local run work with no configuration at all:
 | PROSPECTOR_EVALUATOR_METRICS_PORT    | 9102                                      |
 | PROSPECTOR_API_HTTP_PORT             | 8000 (also serves the API's /metrics)     |
 | PROSPECTOR_API_GRPC_PORT             | 50051                                     |
+| PROSPECTOR_TRAINER_HOST              | 127.0.0.1 (read by `prospector status`)   |
+| PROSPECTOR_EVALUATOR_HOST            | 127.0.0.1 (read by `prospector status`)   |
+| PROSPECTOR_API_HOST                  | 127.0.0.1 (read by `prospector status`)   |
+
+The whole stack (docker-compose.yml and `prospector up`, which runs the same
+commands as local processes) also reads these, in the services' commands and
+port mappings rather than in this class:
+
+| variable                             | default                                   |
+|--------------------------------------|-------------------------------------------|
+| PROSPECTOR_TRAIN_CONFIG              | demo (a trainer config name or TOML path) |
+| PROSPECTOR_EVALUATOR_CLAIM_IDLE_MS   | 60000 (claim a silent evaluator's window) |
+| PROSPECTOR_IMAGE_TAG                 | latest (compose only)                     |
+| POSTGRES_PASSWORD                    | prospector (compose only)                 |
+| PROSPECTOR_PROMETHEUS_PORT           | 9090 (compose only)                       |
+
+`prospector up` runs its own Redis unless REDIS_URL is set, and keeps the
+SQLite catalog unless DATABASE_URL is set (see prospector_stack).
 """
 
 from __future__ import annotations
@@ -96,6 +114,13 @@ class Settings(BaseSettings):
     api_grpc_port: int = Field(
         default=50051, ge=1, le=65535, validation_alias=_env("PROSPECTOR_API_GRPC_PORT", "api_grpc_port")
     )
+
+    # Where `prospector status` finds each service: compose sets the service names.
+    trainer_host: str = Field(default="127.0.0.1", validation_alias=_env("PROSPECTOR_TRAINER_HOST", "trainer_host"))
+    evaluator_host: str = Field(
+        default="127.0.0.1", validation_alias=_env("PROSPECTOR_EVALUATOR_HOST", "evaluator_host")
+    )
+    api_host: str = Field(default="127.0.0.1", validation_alias=_env("PROSPECTOR_API_HOST", "api_host"))
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

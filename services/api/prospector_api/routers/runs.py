@@ -48,7 +48,6 @@ def list_windows(
     after: Annotated[int | None, Query(ge=0, le=999_999, description="only windows after this id")] = None,
 ) -> WindowPage:
     require_run(catalog, run_id)
-    rows = catalog.list_windows(run_id, after=after, limit=limit + 1)
-    items = [WindowOut(**row.model_dump()) for row in rows[:limit]]
-    next_after = items[-1].window_id if len(rows) > limit else None
-    return WindowPage(run_id=run_id, items=items, next_after=next_after)
+    page = catalog.page_windows(run_id, after=after, limit=limit)
+    return WindowPage(run_id=run_id, items=[WindowOut(**row.model_dump()) for row in page.items],
+                      next_after=page.next_after)

@@ -1,0 +1,73 @@
+// The sector view on a canvas that follows its box's size (and the screen's pixel ratio).
+// A new `frameKey` starts the effects of `events`; the canvas redraws while they play.
+
+import { useEffect, useRef } from "preact/hooks";
+import type { Graph, View } from "../decode";
+import { drawSector, type Effect, effectsFor, liveEffects } from "../sector";
+import type { RawEvents } from "../types";
+
+interface Props {
+  graph: Graph;
+  view: View;
+  frameKey: number;
+  events: RawEvents | null;
+  label: string;
+}
+
+export function SectorCanvas({ graph, view, frameKey, events, label }: Props) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const state = useRef({ graph, view, effects: [] as Effect[], dirty: true, width: 0, height: 0 });
+
+  // new frame: new effects
+  useEffect(() => {
+    const s = state.current;
+    s.graph = graph;
+    s.view = view;
+    const now = performance.now();
+    s.effects = liveEffects(s.effects, now).concat(events ? effectsFor(events, now) : []);
+    s.dirty = true;
+  }, [graph, view, frameKey]);
+
+  useEffect(() => {
+    const el = canvas.current!;
+    const ctx = el.getContext("2d")!;
+    const s = state.current;
+    const resize = () => {
+      const ratio = window.devicePixelRatio || 1;
+      const box = el.getBoundingClientRect();
+      s.width = Math.max(1, Math.round(box.width));
+      s.height = Math.max(1, Math.round(box.height));
+      el.width = Math.round(s.width * ratio);
+      el.height = Math.round(s.height * ratio);
+      ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+      s.dirty = true;
+    };
+    const observer = new ResizeObserver(resize);
+    observer.observe(el);
+    resize();
+    let raf = 0;
+    let lastPulse = 0;
+    const loop = (now: number) => {
+      s.effects = liveEffects(s.effects, now);
+      // effects animate every frame; otherwise only the current-node pulse, ten times a second
+      if (s.dirty || s.effects.length > 0 || now - lastPulse > 100) {
+        drawSector(ctx, s.width, s.height, s.graph, s.view, s.effects, now);
+        s.dirty = false;
+        lastPulse = now;
+      }
+      raf = requestAnimationFrame(loop);
+    };
+    raf = requestAnimationFrame(loop);
+    return () => {
+      cancelAnimationFrame(raf);
+      observer.disconnect();
+    };
+  }, []);
+
+  // the box takes the stage's height (the HUD's, at least); the canvas fills the box
+  return (
+    <div class="sector">
+      <canvas ref={canvas} role="img" aria-label={label} data-testid="sector-canvas" />
+    </div>
+  );
+}

@@ -1,0 +1,165 @@
+// The game's vocabulary as the page shows it: commodities and their colors, gauge
+// thresholds, which events are worth a stop, hotkeys, and why an action is invalid.
+// Numbers come from the frozen contract (shared/SPEC.md) and core_c/src/tuning.h.
+
+import type { RawState } from "./types";
+
+export const COMMODITIES = ["iron", "nickel", "water_ice", "pge", "rare_isotopes", "volatiles"] as const;
+export type Commodity = (typeof COMMODITIES)[number];
+
+export const COMMODITY_LABEL: Record<string, string> = {
+  iron: "Iron", nickel: "Nickel", water_ice: "Water ice", pge: "PGE", rare_isotopes: "Rare isotopes",
+  volatiles: "Volatiles",
+};
+
+/** One hue per commodity, distinguishable on the dark background and for common color blindness. */
+export const COMMODITY_COLOR: Record<string, string> = {
+  iron: "#9aa5b1", nickel: "#5fb3b3", water_ice: "#8ec5ff", pge: "#f2c14e", rare_isotopes: "#d96bd9",
+  volatiles: "#7bd88f",
+};
+
+export const FUEL_MAX = 1000;
+export const CARGO_MAX = 200;
+export const N_ACTIONS = 69;
+
+/** A ship gauge: its maximum and the level where it turns to a warning (`high`: warn above). */
+export interface Gauge {
+  key: "fuel" | "hull" | "heat" | "tool" | "alert";
+  label: string;
+  max: number;
+  threshold: number;
+  high: boolean;
+  why: string;
+}
+
+export const GAUGES: Gauge[] = [
+  { key: "fuel", label: "Fuel", max: FUEL_MAX, threshold: 150, high: false,
+    why: "below 150 a trip home with cargo may strand the ship" },
+  { key: "hull", label: "Hull", max: 100, threshold: 30, high: false, why: "at 0 the ship is destroyed" },
+  { key: "heat", label: "Heat", max: 100, threshold: 70, high: true,
+    why: "above 70 mining yield drops and the heat penalty starts; past 100 the hull burns" },
+  { key: "tool", label: "Tool", max: 100, threshold: 40, high: false,
+    why: "a worn tool yields less and fractures more" },
+  { key: "alert", label: "Alert", max: 100, threshold: 50, high: true, why: "pirates notice a loud ship" },
+];
+
+export function gaugeWarn(gauge: Gauge, value: number): boolean {
+  return gauge.high ? value > gauge.threshold : value < gauge.threshold;
+}
+
+// Event bits, in the engine's order (spec.EVENT_NAMES).
+export const EVENT_NAMES = [
+  "travel", "scan", "mine", "fracture", "overheat", "hazard", "pirate", "decoy_used",
+  "dock", "sale", "purchase", "repair", "jettison", "refine", "shock", "invalid",
+  "destroyed", "stranded", "cash_out", "time_up",
+] as const;
+export const EVENT_BIT: Record<string, number> = Object.fromEntries(EVENT_NAMES.map((n, i) => [n, 1 << i]));
+
+/** Events that "jump to the next event" stops at (travel and mining ticks are too common). */
+export const NOTABLE_EVENTS = EVENT_NAMES.filter((n) => n !== "travel" && n !== "mine");
+export const NOTABLE_MASK = NOTABLE_EVENTS.reduce((m, n) => m | EVENT_BIT[n], 0);
+
+export function eventNames(flags: number): string[] {
+  return EVENT_NAMES.filter((_, i) => (flags >>> i) & 1);
+}
+
+// ---- actions ------------------------------------------------------------------------------
+
+export const A = {
+  TRAVEL0: 0, HOLD: 6, BURN: 7, WIDE_SCAN: 8, FOCUSED_SCAN: 9, DEEP_SCAN: 10, LISTEN: 11, SELECT0: 12,
+  MINE0: 28, STABILIZE: 31, REFINE: 32, COOLDOWN: 33, TOOL_MAINT: 34, HULL_PATCH: 35, JETTISON0: 36, DOCK: 42,
+  SELL0: 43, BUY_FUEL0: 61, BUY_KIT: 64, BUY_STABILIZER: 65, BUY_DECOY: 66, OVERHAUL: 67, CASH_OUT: 68,
+} as const;
+
+/** Keyboard shortcuts of the play page: key (KeyboardEvent.key, lower case) -> action. */
+export const PLAY_KEYS: Record<string, number> = {
+  "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5,
+  h: A.HOLD, e: A.BURN, w: A.WIDE_SCAN, f: A.FOCUSED_SCAN, g: A.DEEP_SCAN, l: A.LISTEN,
+  z: A.MINE0, x: A.MINE0 + 1, c: A.MINE0 + 2, t: A.STABILIZE,
+  r: A.REFINE, o: A.COOLDOWN, m: A.TOOL_MAINT, p: A.HULL_PATCH,
+  k: A.DOCK, u: A.BUY_FUEL0 + 1, b: A.BUY_KIT, v: A.OVERHAUL,
+  "!": A.SELL0 + 2, "@": A.SELL0 + 5, "#": A.SELL0 + 8, $: A.SELL0 + 11, "%": A.SELL0 + 14, "^": A.SELL0 + 17,
+  q: A.CASH_OUT,
+};
+export const KEY_OF_ACTION: Record<number, string> = Object.fromEntries(
+  Object.entries(PLAY_KEYS).map(([k, a]) => [a, k === "!" ? "⇧1" : k === "@" ? "⇧2" : k === "#" ? "⇧3"
+    : k === "$" ? "⇧4" : k === "%" ? "⇧5" : k === "^" ? "⇧6" : k.toUpperCase()]),
+);
+
+/** Short button labels, from the action index (names come from /api/meta). */
+export function actionLabel(index: number, state?: RawState | null): string {
+  const c = (i: number) => COMMODITY_LABEL[COMMODITIES[i]];
+  if (index < 6) {
+    const node = state && neighborOf(state, index);
+    return node === null || node === undefined ? `Travel slot ${index + 1}` : `Travel → ${node.id} (${node.time}t)`;
+  }
+  if (index >= A.SELECT0 && index < A.MINE0) return `Select ${index - A.SELECT0}`;
+  if (index >= A.JETTISON0 && index < A.DOCK) return `Jettison ${c(index - A.JETTISON0)}`;
+  if (index >= A.SELL0 && index < A.BUY_FUEL0) {
+    const k = index - A.SELL0;
+    return `Sell ${[25, 50, 100][k % 3]}% ${c(Math.floor(k / 3))}`;
+  }
+  const fixed: Record<number, string> = {
+    [A.HOLD]: "Hold / drift", [A.BURN]: "Emergency burn", [A.WIDE_SCAN]: "Wide scan", [A.FOCUSED_SCAN]: "Focused scan",
+    [A.DEEP_SCAN]: "Deep scan", [A.LISTEN]: "Listen", [A.MINE0]: "Mine gently", [A.MINE0 + 1]: "Mine",
+    [A.MINE0 + 2]: "Mine hard", [A.STABILIZE]: "Stabilize", [A.REFINE]: "Refine", [A.COOLDOWN]: "Cooldown",
+    [A.TOOL_MAINT]: "Tool maint.", [A.HULL_PATCH]: "Hull patch", [A.DOCK]: "Dock", [A.BUY_FUEL0]: "Fuel S",
+    [A.BUY_FUEL0 + 1]: "Fuel M", [A.BUY_FUEL0 + 2]: "Fuel L", [A.BUY_KIT]: "Buy kit", [A.BUY_STABILIZER]: "Buy stabilizer",
+    [A.BUY_DECOY]: "Buy decoy", [A.OVERHAUL]: "Overhaul", [A.CASH_OUT]: "Cash out",
+  };
+  return fixed[index] ?? `Action ${index}`;
+}
+
+/** The node behind neighbor slot k of the current node, with the edge's travel time. */
+export function neighborOf(state: RawState, k: number): { id: number; time: number } | null {
+  const here = state.nodes[state.current_node];
+  if (!here || k >= here.neighbors.length) return null;
+  return { id: here.neighbors[k], time: here.travel_times[k] };
+}
+
+/**
+ * Why `action` is invalid in `state` (SPEC section 3, "valid when"), or null when the state
+ * says nothing against it. The server decides; this only puts its verdict in words.
+ */
+export function invalidReason(action: number, state: RawState): string | null {
+  const s = state.ship;
+  const here = state.nodes[state.current_node];
+  const atStation = here?.type === "station";
+  const selected = state.asteroids.find((a) => a.slot === state.selected_asteroid);
+  const cargoTotal = Object.values(state.cargo).reduce((a, b) => a + b, 0);
+  const needSelection = "no asteroid is selected (select one first)";
+  const needStation = "only at the station";
+  if (action < 0 || action >= N_ACTIONS || !Number.isInteger(action)) return `there is no action ${action} (0..68)`;
+  if (action < 6) return neighborOf(state, action) ? null : `this node has no neighbor in slot ${action + 1}`;
+  if (action === A.BURN) return s.fuel > 0 ? null : "no fuel left";
+  if (action === A.WIDE_SCAN) return atStation ? "wide scans work at a cluster or hazard node, not at the station" : null;
+  if (action === A.FOCUSED_SCAN || action === A.DEEP_SCAN) return selected ? null : needSelection;
+  if (action >= A.SELECT0 && action < A.MINE0) {
+    const a = state.asteroids.find((x) => x.slot === action - A.SELECT0);
+    if (!a) return `there is no asteroid in slot ${action - A.SELECT0} here`;
+    return a.depletion >= 1 ? `asteroid ${a.slot} is depleted` : null;
+  }
+  if (action >= A.MINE0 && action < A.STABILIZE) return selected ? null : needSelection;
+  if (action === A.STABILIZE) {
+    if (!selected) return needSelection;
+    return s.stabilizers > 0 ? null : "no stabilizers left (buy them at the station)";
+  }
+  if (action === A.REFINE) return cargoTotal > 0 ? null : "the hold is empty";
+  if (action === A.TOOL_MAINT || action === A.HULL_PATCH) {
+    return s.repair_kits > 0 ? null : "no repair kits left (buy them at the station)";
+  }
+  if (action >= A.JETTISON0 && action < A.DOCK) {
+    const c = COMMODITIES[action - A.JETTISON0];
+    return (state.cargo[c] ?? 0) > 0 ? null : `no ${COMMODITY_LABEL[c]} in the hold`;
+  }
+  if (action >= A.DOCK && action <= A.OVERHAUL) {
+    if (!atStation) return `${actionLabel(action)}: ${needStation}`;
+    if (action >= A.SELL0 && action < A.BUY_FUEL0) {
+      const c = COMMODITIES[Math.floor((action - A.SELL0) / 3)];
+      return (state.cargo[c] ?? 0) > 0 ? null : `no ${COMMODITY_LABEL[c]} to sell`;
+    }
+    if (action >= A.BUY_FUEL0) return "not enough credits";
+    return null;
+  }
+  return null;
+}

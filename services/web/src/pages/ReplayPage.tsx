@@ -1,0 +1,147 @@
+// `/`: pick a run, a window and a replay (tag filters), watch it, and read the window's
+// summary. With no replay in the URL the page follows the latest run's latest
+// every_window replay, switching when a new one is announced (live events).
+
+import { useEffect, useState } from "preact/hooks";
+import { api, ApiError, subscribeLive } from "../api";
+import { Problem } from "../components/Problem";
+import { ReplayPlayer } from "../components/ReplayPlayer";
+import { WindowCard } from "../components/WindowCard";
+import { compact, shortTime } from "../format";
+import { navigate } from "../router";
+import type { Replay, ReplayDetail, Run, WindowRow } from "../types";
+
+export const TAG_FILTERS = ["all", "every_window", "best_so_far", "milestone:*"] as const;
+
+export function tagMatches(filter: string, tags: string[]): boolean {
+  if (filter === "all") return true;
+  if (filter.endsWith(":*")) return tags.some((t) => t.startsWith(filter.slice(0, -1)));
+  return tags.includes(filter);
+}
+
+/** The replay to follow: the latest window's every_window replay, else the latest replay. */
+export function latestReplay(replays: Replay[]): Replay | null {
+  let best: Replay | null = null;
+  for (const r of replays) {
+    if (!r.tags.includes("every_window")) continue;
+    if (!best || r.window_id > best.window_id || (r.window_id === best.window_id && r.created_at > best.created_at)) best = r;
+  }
+  return best ?? replays[replays.length - 1] ?? null;
+}
+
+export function ReplayPage({ params }: { params: URLSearchParams }) {
+  const [runs, setRuns] = useState<Run[] | null>(null);
+  // the lists of one run (a list of another run is never shown, even while the new one loads)
+  const [lists, setLists] = useState<{ runId: string; replays: Replay[]; windows: WindowRow[] } | null>(null);
+  const [detail, setDetail] = useState<ReplayDetail | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [refresh, setRefresh] = useState(0);
+  const tag = params.get("tag") ?? "all";
+  const windowFilter = params.get("window");
+  const runId = params.get("run") ?? runs?.[0]?.run_id ?? null;
+  const following = !params.get("replay");
+
+  useEffect(() => {
+    api.runs().then(setRuns, setError);
+  }, [refresh]);
+
+  useEffect(() => {
+    if (!runId) return;
+    Promise.all([api.replays(runId), api.windows(runId)])
+      .then(([replays, windows]) => setLists({ runId, replays, windows }), setError);
+  }, [runId, refresh]);
+
+  // live: a new replay (or window) of the run we show, or a new run while following
+  useEffect(() => subscribeLive({
+    replay: (m) => { if (m.run_id === runId || (following && !params.get("run"))) setRefresh((n) => n + 1); },
+    window: (m) => {
+      if (m.run_id !== runId) return;
+      api.windows(m.run_id).then((windows) => setLists((l) => (l && l.runId === m.run_id ? { ...l, windows } : l)), () => {});
+    },
+  }), [runId, following]);
+
+  const replays = lists && lists.runId === runId ? lists.replays : null;
+  const windows = lists && lists.runId === runId ? lists.windows : [];
+
+  // the replay to show: the one named in the URL (fetched at once, beside the lists), else the latest
+  const wanted = params.get("replay");
+  const targetId = wanted ?? (replays ? latestReplay(replays)?.replay_id ?? null : null);
+  useEffect(() => {
+    if (!runId || !targetId || detail?.replay.replay_id === targetId) return;
+    api.replay(runId, targetId).then(setDetail, (err) => {
+      if (err instanceof ApiError && err.status === 404) setDetail(null); // not in this run: say so below
+      else setError(err);
+    });
+  }, [runId, targetId]);
+  const listed = replays?.find((r) => r.replay_id === targetId) ?? null;
+  const chosen: Replay | null = listed ?? (detail?.replay.replay_id === targetId && detail.replay.run_id === runId ? detail.replay : null);
+
+  if (error) return <Problem error={error} />;
+  if (!runs) return <p class="loading">Loading runs…</p>;
+  if (runs.length === 0) {
+    return <Problem empty="No training runs yet. Start one with `prospector train --config demo`; its replays appear here as the evaluator records them." />;
+  }
+
+  const pick = (changes: Record<string, string | null>) =>
+    navigate("replay", { run: params.get("run"), tag: params.get("tag"), window: params.get("window"), replay: params.get("replay"), ...changes });
+  const filtered = (replays ?? []).filter((r) => tagMatches(tag, r.tags) && (windowFilter === null || String(r.window_id) === windowFilter));
+  const windowIds = [...new Set((replays ?? []).map((r) => r.window_id))].sort((a, b) => a - b);
+  const shown = detail && chosen && detail.replay.replay_id === chosen.replay_id ? detail : null;
+
+  return (
+    <div class="replay-page">
+      <form class="pickers" aria-label="choose a replay" onSubmit={(e) => e.preventDefault()}>
+        <label>Run
+          <select data-testid="pick-run" value={runId ?? ""} onChange={(e) => pick({ run: e.currentTarget.value, replay: null, window: null })}>
+            {runs.map((r) => <option key={r.run_id} value={r.run_id}>{r.run_id} · {r.status}</option>)}
+          </select>
+        </label>
+        <label>Tag
+          <select data-testid="pick-tag" value={tag} onChange={(e) => pick({ tag: e.currentTarget.value === "all" ? null : e.currentTarget.value })}>
+            {TAG_FILTERS.map((t) => <option key={t} value={t}>{t}</option>)}
+          </select>
+        </label>
+        <label>Window
+          <select data-testid="pick-window" value={windowFilter ?? ""} onChange={(e) => pick({ window: e.currentTarget.value || null })}>
+            <option value="">all</option>
+            {windowIds.map((w) => <option key={w} value={String(w)}>{w}</option>)}
+          </select>
+        </label>
+        <label class="grow">Replay
+          <select data-testid="pick-replay" value={chosen?.replay_id ?? ""} onChange={(e) => pick({ replay: e.currentTarget.value || null })}>
+            {chosen && !filtered.includes(chosen) && <option value={chosen.replay_id}>{chosen.replay_id} (filtered out)</option>}
+            {filtered.map((r) => (
+              <option key={r.replay_id} value={r.replay_id}>
+                w{r.window_id} · seed {r.seed} · profit {compact(r.net_profit)} · {r.length} frames{r.tags.length ? ` · ${r.tags.join(" ")}` : ""}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class={following ? "on" : ""} aria-pressed={following} data-testid="follow-latest"
+                onClick={() => pick({ replay: null, tag: null, window: null })} title="show the newest every_window replay and switch when one arrives">
+          {following ? "● following latest" : "follow latest"}
+        </button>
+      </form>
+      {replays === null && <p class="loading">Loading replays…</p>}
+      {replays !== null && replays.length === 0 && (
+        <Problem empty={`Run ${runId} has no replays yet. The evaluator records one per training window; this page shows it as soon as it is announced.`} />
+      )}
+      {replays !== null && replays.length > 0 && !chosen && wanted && !listed && <Problem empty="That replay is not in this run; pick another above." />}
+      {chosen && (
+        <div class="replay-head">
+          <h1>Replay <code data-testid="replay-id">{chosen.replay_id}</code></h1>
+          <span class="muted">window {chosen.window_id} · seed {chosen.seed} · net profit {compact(chosen.net_profit)} ·
+            {chosen.survival ? " survived" : " lost the ship"} · {chosen.length} frames · {shortTime(chosen.created_at)}</span>
+          {chosen.tags.map((t) => <span class="tag" key={t}>{t}</span>)}
+          <a class="button" href={`/play?seed=${chosen.seed}&run=${chosen.run_id}&replay=${chosen.replay_id}`}
+             onClick={(e) => { e.preventDefault(); navigate("play", { seed: chosen.seed, run: chosen.run_id, replay: chosen.replay_id }); }}>
+            Play this belt yourself
+          </a>
+        </div>
+      )}
+      {chosen && !shown && <p class="loading">Loading replay…</p>}
+      {shown && <ReplayPlayer key={shown.replay.replay_id} detail={shown} />}
+      {chosen && <WindowCard windows={windows} windowId={chosen.window_id} />}
+    </div>
+  );
+}

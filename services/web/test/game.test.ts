@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { A, actionLabel, EVENT_BIT, eventNames, GAUGES, gaugeWarn, invalidReason, KEY_OF_ACTION, PLAY_KEYS } from "../src/game";
+import { rawState } from "./fixtures";
+
+const gauge = (key: string) => GAUGES.find((g) => g.key === key)!;
+
+describe("gauges and events", () => {
+  it("warns past each gauge's threshold, in the gauge's direction", () => {
+    expect(gaugeWarn(gauge("heat"), 71)).toBe(true);
+    expect(gaugeWarn(gauge("heat"), 70)).toBe(false);
+    expect(gaugeWarn(gauge("fuel"), 149)).toBe(true);
+    expect(gaugeWarn(gauge("hull"), 80)).toBe(false);
+  });
+
+  it("reads event bits in the engine's order", () => {
+    expect(eventNames(EVENT_BIT.sale | EVENT_BIT.dock)).toEqual(["dock", "sale"]);
+    expect(EVENT_BIT.invalid).toBe(32768);
+  });
+});
+
+describe("actions", () => {
+  it("labels actions, travel with the neighbor and its travel time", () => {
+    const s = rawState();
+    expect(actionLabel(0, s)).toBe("Travel → 1 (3t)");
+    expect(actionLabel(3, s)).toBe("Travel slot 4");
+    expect(actionLabel(A.SELL0 + 3 * 3 + 2)).toBe("Sell 100% PGE");
+    expect(actionLabel(A.JETTISON0 + 4)).toBe("Jettison Rare isotopes");
+    expect(actionLabel(A.CASH_OUT)).toBe("Cash out");
+  });
+
+  it("gives every hotkey one action and shows it on that action's button", () => {
+    expect(new Set(Object.values(PLAY_KEYS)).size).toBe(Object.keys(PLAY_KEYS).length);
+    expect(KEY_OF_ACTION[A.WIDE_SCAN]).toBe("W");
+    expect(KEY_OF_ACTION[A.SELL0 + 2]).toBe("⇧1");
+  });
+
+  it("says why an action is invalid in a state, per the spec's 'valid when'", () => {
+    const station = rawState();
+    expect(invalidReason(A.WIDE_SCAN, station)).toMatch(/station/);
+    expect(invalidReason(A.FOCUSED_SCAN, station)).toMatch(/no asteroid is selected/);
+    expect(invalidReason(2, station)).toMatch(/no neighbor in slot 3/);
+    expect(invalidReason(0, station)).toBeNull();
+    expect(invalidReason(A.SELL0, station)).toMatch(/no Iron to sell/);
+    expect(invalidReason(A.REFINE, station)).toMatch(/hold is empty/);
+    expect(invalidReason(99, station)).toMatch(/no action 99/);
+    const field = rawState({
+      current_node: 1, selected_asteroid: 2,
+      asteroids: [
+        { slot: 2, selected: true, composition: {}, stability: 0.5, depletion: 0.2, confidence: 0.3 },
+        { slot: 4, selected: false, composition: {}, stability: 0.5, depletion: 1, confidence: 0.3 },
+      ],
+    });
+    field.ship.stabilizers = 0;
+    field.ship.repair_kits = 0;
+    expect(invalidReason(A.WIDE_SCAN, field)).toBeNull();
+    expect(invalidReason(A.MINE0 + 2, field)).toBeNull();
+    expect(invalidReason(A.STABILIZE, field)).toMatch(/no stabilizers/);
+    expect(invalidReason(A.SELECT0 + 4, field)).toMatch(/depleted/);
+    expect(invalidReason(A.SELECT0 + 7, field)).toMatch(/no asteroid in slot 7/);
+    expect(invalidReason(A.HULL_PATCH, field)).toMatch(/no repair kits/);
+    expect(invalidReason(A.DOCK, field)).toMatch(/only at the station/);
+  });
+});
