@@ -2,8 +2,9 @@
 
 ckpt_{window_id}.pt holds run_id, window_id, env_steps, epoch, spec_version,
 config (TrainConfig.to_dict()), policy_kwargs, policy_state_dict,
-optimizer_state_dict, scheduler_state_dict, torch_rng_state and the window's
-metrics row. It is loaded with torch.load(weights_only=True): plain data and
+optimizer_state_dict, scheduler_state_dict, torch_rng_state, the window's
+metrics row and world_size (the torchrun ranks that trained it; 1 if absent).
+policy_state_dict is always the plain policy's, never DDP's wrapper. It is loaded with torch.load(weights_only=True): plain data and
 tensors only, no pickled code.
 """
 

@@ -8,6 +8,11 @@
 Each `*_main(args)` takes an argparse.Namespace built by the matching
 `add_*_arguments(parser)` and returns an exit code. `python -m prospector_trainer
 {train,bench-train,bench-learn} ...` runs them without the `prospector` CLI.
+
+`train` under torchrun trains one run with N data-parallel ranks (distributed.py):
+
+    torchrun --nproc-per-node N -m prospector_trainer train --config ...
+    torchrun --nproc-per-node N $(which prospector) train --config ...
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ def train_main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.logging import RichHandler
 
+    from . import distributed
     from .checkpoint import CheckpointError
     from .config import ConfigError, load_config
     from .progress import TrainProgress
@@ -66,23 +72,32 @@ def train_main(args: argparse.Namespace) -> int:
         overrides.append(f"run.data_dir={json.dumps(args.data_dir)}")
     if args.progress:
         overrides.append(f"run.progress={args.progress}")
+    world = distributed.World()
     try:
         cfg = load_config(args.config or ("default" if not args.resume else None), overrides)
-        if not args.resume:
+        if distributed.launched_by_torchrun():
+            world = distributed.init(cfg.run.device)
+        if not args.resume and world.is_main:
             console.print_json(json.dumps(cfg.to_dict()))
-        logging.basicConfig(level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=console)])
+        prefix = f"rank {world.rank}: " if world.is_distributed else ""
+        logging.basicConfig(level=logging.INFO, format=prefix + "%(message)s", handlers=[RichHandler(console=console)])
         options = ServiceOptions(
             grpc_port=None if args.no_grpc else (DEFAULT if args.grpc_port is None else args.grpc_port),
             metrics_port=None if args.no_metrics else (DEFAULT if args.metrics_port is None else args.metrics_port))
         _sigterm_as_interrupt()
+        progress = TrainProgress(cfg.run.progress, console) if world.is_main else None
         run = TrainerService(cfg, options).train(run_id=args.run_id, resume=args.resume, overrides=overrides,
-                                                 progress=TrainProgress(cfg.run.progress, console))
+                                                 progress=progress)
     except (ConfigError, CheckpointError, FileExistsError, ValueError, OSError) as e:
         console.print(f"[red]error:[/] {e}")
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: the last finished window's checkpoint is the resume point")
         return 130
+    finally:
+        distributed.shutdown()
+    if not world.is_main:
+        return 0
     last = run.windows_done[-1] if run.windows_done else None
     console.print(f"run {run.run_id}: {len(run.windows_done)} windows"
                   + (f", last net profit mean {last['net_profit_mean']}" if last else "")

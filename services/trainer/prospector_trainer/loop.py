@@ -40,6 +40,11 @@ Where PuffeRL is wrapped (WindowedPuffeRL) and why:
   shows it only with run.progress = "dashboard".
 PuffeRL also clamps rewards to [-1, 1] and drops truncations; the env
 compensates (ppo.reward_scale, ppo.truncation_as_terminal; see env.py).
+
+Under torchrun (distributed.py) every rank runs this same loop over its own env
+and a DDP-wrapped policy; only rank 0 writes the run's files and has duties.
+`run.env_steps` counts the steps of all ranks, and window rows sum the
+episodes of all ranks.
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ from prospector_common.ids import new_run_id, validate_run_id
 from prospector_common.storage import RunPaths, append_jsonl, atomic_write_json, read_jsonl, remove_temp_files
 
 from . import checkpoint as ckpt
+from . import distributed
 from .config import TrainConfig, apply_overrides
 from .env import batches, make_vecenv
 from .metrics import LOSS_KEYS, EpisodeLog, window_row
@@ -122,13 +128,14 @@ class WindowedPuffeRL(pufferl_module.PuffeRL):
         self.vecenv.close()
 
 
-def puffer_config(cfg: TrainConfig, data_dir: Path) -> dict:
-    """The flat dict PuffeRL reads (pufferl.py's config[...] keys)."""
+def puffer_config(cfg: TrainConfig, data_dir: Path, world: distributed.World = distributed.World()) -> dict:
+    """The flat dict PuffeRL reads (pufferl.py's config[...] keys). With several ranks each
+    PuffeRL counts its own steps, so its share of the run (and of the LR schedule) is 1/world.size."""
     o = cfg.ppo
     return dict(
-        env="prospector", seed=cfg.run.seed, torch_deterministic=False, device=cfg.run.device,
+        env="prospector", seed=cfg.run.seed, torch_deterministic=False, device=world.device(cfg.run.device),
         cpu_offload=False, use_rnn=cfg.policy.kind == "lstm", compile=o.compile, compile_mode="default",
-        compile_fullgraph=False, precision=o.precision, total_timesteps=cfg.run.total_env_steps,
+        compile_fullgraph=False, precision=o.precision, total_timesteps=cfg.run.total_env_steps // world.size,
         batch_size=cfg.batch_size, bptt_horizon=o.bptt_horizon, minibatch_size=o.minibatch_size,
         max_minibatch_size=max(o.max_minibatch_size, o.bptt_horizon), update_epochs=o.update_epochs,
         optimizer=o.optimizer, learning_rate=o.learning_rate, adam_beta1=o.adam_beta1, adam_beta2=o.adam_beta2,
@@ -166,10 +173,11 @@ def write_checkpoint(window: WindowResult) -> None:
         "window_id": window.window_id,
         "env_steps": window.env_steps_total,
         "epoch": r.pufferl.epoch,
+        "world_size": r.world.size,
         "spec_version": spec.SPEC_VERSION,
         "config": r.cfg.to_dict(),
         "policy_kwargs": policy_kwargs(r.cfg),
-        "policy_state_dict": r.pufferl.uncompiled_policy.state_dict(),
+        "policy_state_dict": r.policy.state_dict(),  # unwrapped: loads like a single-process one
         "optimizer_state_dict": r.pufferl.optimizer.state_dict(),
         "scheduler_state_dict": r.pufferl.scheduler.state_dict(),
         "torch_rng_state": torch.get_rng_state(),
@@ -203,6 +211,7 @@ class TrainingRun:
     episodes_total: int = 0       # episodes finished by the run (all its windows, resumes included)
     status: dict = field(default_factory=dict)  # see the module doc
     status_listeners: list[Callable[[dict], None]] = field(default_factory=list)
+    world: distributed.World = field(default_factory=distributed.World)
 
     @property
     def run_id(self) -> str:
@@ -210,7 +219,12 @@ class TrainingRun:
 
     @property
     def policy(self):
-        return self.pufferl.uncompiled_policy
+        return distributed.unwrap(self.pufferl.uncompiled_policy)
+
+    @property
+    def env_steps(self) -> int:
+        """The run's env steps, all ranks (each rank steps the same number; see distributed.py)."""
+        return self.pufferl.global_step * self.world.size
 
     def epoch(self) -> tuple[int, float]:
         """One PPO epoch (collect a batch, learn from it); returns (episodes finished, their net profit sum)."""
@@ -227,8 +241,10 @@ class TrainingRun:
         self.env_seconds += t1 - t0
         self.learn_seconds += t2 - t1
         p.recent_sps = p.config["batch_size"] / (t2 - t0)
-        self.episodes_total += n
-        self.status.update(env_steps=p.global_step, sps=p.recent_sps, episodes=self.episodes_total)
+        self.episodes_total += int(self.world.sum(n)) if self.world.is_distributed else n
+        # DDP's gradient all-reduce keeps the ranks in step, so they all run at this rank's pace
+        self.status.update(env_steps=self.env_steps, sps=p.recent_sps * self.world.size,
+                           episodes=self.episodes_total)
         self.notify()
         return n, float(sums[spec.METRIC_INDEX["net_profit"]])
 
@@ -243,13 +259,13 @@ class TrainingRun:
     def run_window(self, window_id: int, progress=None) -> WindowResult:
         p, cfg = self.pufferl, self.cfg
         end = min((window_id + 1) * cfg.run.window_env_steps, cfg.run.total_env_steps)
-        start_steps, t0 = p.global_step, time.perf_counter()
+        start_steps, t0 = self.env_steps, time.perf_counter()
         self.follow_schedule(window_id, start_steps)
         self.episode_log.clear()
         self.status.update(state="training", current_window=window_id)
         self.notify()
         losses: dict[str, list[float]] = {k: [] for k in LOSS_KEYS}
-        while p.global_step < end:
+        while self.env_steps < end:  # the same test on every rank: see distributed.py
             self.epoch()
             for k in LOSS_KEYS:
                 if k in p.losses:
@@ -257,10 +273,11 @@ class TrainingRun:
             if progress:
                 progress.update(self, window_id)
         wall = time.perf_counter() - t0
-        mean_losses = {k: float(np.mean(v)) for k, v in losses.items() if v}
-        row = window_row(self.run_id, window_id, p.global_step, self.episode_log, p.global_step - start_steps,
+        mean_losses = self.world.mean({k: float(np.mean(v)) for k, v in losses.items() if v})
+        episodes = distributed.merge_episode_logs(self.episode_log, self.world)
+        row = window_row(self.run_id, window_id, self.env_steps, episodes, self.env_steps - start_steps,
                          wall, p.optimizer.param_groups[0]["lr"], mean_losses)
-        return WindowResult(self.run_id, window_id, p.global_step, row, self.paths.checkpoint(window_id),
+        return WindowResult(self.run_id, window_id, self.env_steps, row, self.paths.checkpoint(window_id),
                             self.paths, self)
 
     def follow_schedule(self, window_id: int, env_steps: int) -> None:
@@ -322,7 +339,11 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
 
     On resume the run's stored config is used, with `overrides` applied on top
     (e.g. run.total_env_steps=... to train further); `cfg` is ignored then. `status` is the
-    dict the run keeps up to date (a new one if None)."""
+    dict the run keeps up to date (a new one if None).
+
+    Under torchrun every rank calls this with the same run id (rank 0's) and builds its own
+    env and PuffeRL; only rank 0 writes run.json and gets the duties."""
+    world = distributed.current()
     state = None
     if resume is not None:
         data_dir = TrainConfig.from_dict(apply_overrides(cfg.to_dict(), overrides)).data_dir
@@ -331,53 +352,67 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
         cfg = TrainConfig.from_dict(apply_overrides(state["config"], overrides))
         cfg.run.data_dir = str(paths.data_dir)
         start_window = int(state["window_id"]) + 1
+        if int(state.get("world_size", 1)) != world.size:  # its step count and LR schedule are per rank
+            raise ValueError(f"run {paths.run_id} was trained with {state.get('world_size', 1)} rank(s); "
+                             f"resume it with as many (torchrun --nproc-per-node), not {world.size}")
     else:
         paths = RunPaths(cfg.data_dir, validate_run_id(run_id or new_run_id()))
-        if paths.run_dir.exists() and any(paths.run_dir.iterdir()):
+        # only rank 0 looks: it may already have made the directory when another rank gets here
+        if world.is_main and paths.run_dir.exists() and any(paths.run_dir.iterdir()):
             raise FileExistsError(f"run {paths.run_id} already exists in {paths.data_dir}; use --resume {paths.run_id}")
         start_window = 0
 
     torch.set_num_threads(cfg.ppo.torch_threads)
-    torch.manual_seed(cfg.run.seed + start_window)
-    np.random.seed((cfg.run.seed + start_window) % 2**32)
+    seed = world.env_seed(cfg.run.seed + start_window)  # the run's seed on rank 0 (and alone)
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
 
-    paths.make_dirs()
-    if state is None:
-        atomic_write_json(paths.run_json, run_record(cfg, paths.run_id))
-    else:
-        for directory in (paths.run_dir, paths.checkpoints_dir, paths.metrics_dir):
-            remove_temp_files(directory)  # left by a writer that crashed; nothing else writes here now
-        _repair_metrics(paths, state)
-        record = json.loads(paths.run_json.read_text()) if paths.run_json.exists() else run_record(cfg, paths.run_id)
-        record.setdefault("resumes", []).append({
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "from_window": int(state["window_id"]),
-            "env_steps": int(state["env_steps"]), "config": cfg.to_dict()})
-        atomic_write_json(paths.run_json, record)
+    if world.is_main:  # the run's files are rank 0's
+        paths.make_dirs()
+        if state is None:
+            atomic_write_json(paths.run_json, run_record(cfg, paths.run_id))
+        else:
+            for directory in (paths.run_dir, paths.checkpoints_dir, paths.metrics_dir):
+                remove_temp_files(directory)  # left by a writer that crashed; nothing else writes here now
+            _repair_metrics(paths, state)
+            record = (json.loads(paths.run_json.read_text()) if paths.run_json.exists()
+                      else run_record(cfg, paths.run_id))
+            record.setdefault("resumes", []).append({
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "from_window": int(state["window_id"]),
+                "env_steps": int(state["env_steps"]), "config": cfg.to_dict()})
+            atomic_write_json(paths.run_json, record)
 
     # A resumed run starts its games from other seeds than the run's first start.
-    vecenv = make_vecenv(cfg, seed=cfg.run.seed + start_window,
+    vecenv = make_vecenv(cfg, seed=seed,
                          env_config=cfg.env_config_at(int(state["env_steps"]) if state is not None else 0))
     policy = make_policy(**policy_kwargs(cfg))
     if state is not None:
         policy.load_state_dict(state["policy_state_dict"])
-    pufferl = WindowedPuffeRL(puffer_config(cfg, paths.run_dir), vecenv, policy,
-                              show_dashboard=cfg.run.progress == "dashboard")
+    device = world.device(cfg.run.device)
+    # PuffeRL's dashboard sums over the ranks when it draws, so under torchrun every rank would
+    # have to draw at the same moments: the dashboard is for single-process runs only.
+    dashboard = cfg.run.progress == "dashboard" and not world.is_distributed
+    if cfg.run.progress == "dashboard" and world.is_distributed and world.is_main:
+        log.warning("run.progress = dashboard is not shown under torchrun")
+    pufferl = WindowedPuffeRL(puffer_config(cfg, paths.run_dir, world), vecenv,
+                              distributed.wrap(policy, world, device), show_dashboard=dashboard)
     if state is not None:
         pufferl.optimizer.load_state_dict(state["optimizer_state_dict"])
         pufferl.scheduler.load_state_dict(state["scheduler_state_dict"])
-        pufferl.global_step = int(state["env_steps"])
+        pufferl.global_step = int(state["env_steps"]) // world.size
         pufferl.epoch = int(state["epoch"])
-    run = TrainingRun(cfg, paths, pufferl, start_window, list(DEFAULT_DUTIES) + list(duties or []))
-    if state is not None:
+    run = TrainingRun(cfg, paths, pufferl, start_window,
+                      list(DEFAULT_DUTIES) + list(duties or []) if world.is_main else [], world=world)
+    if state is not None and world.is_main:
         run.resumed_from = {"window_id": int(state["window_id"]), "env_steps": int(state["env_steps"]),
                             "metrics": state.get("metrics") or {}}
         run.episodes_total = sum(int(r.get("episodes_in_window") or 0) for r in read_jsonl(paths.metrics_file)
                                  if r.get("window_id", -1) <= state["window_id"])
     run.status = status if status is not None else {}
-    run.status.update(run_id=paths.run_id, env_steps=pufferl.global_step, current_window=start_window,
+    run.status.update(run_id=paths.run_id, env_steps=run.env_steps, current_window=start_window,
                       windows_done=start_window, episodes=run.episodes_total,
                       total_env_steps=cfg.run.total_env_steps, window_env_steps=cfg.run.window_env_steps)
-    if state is not None:
+    if state is not None and world.is_main:
         run.status.update(last_checkpoint_path=paths.relative(paths.checkpoint(start_window - 1)),
                           last_checkpoint_time=paths.checkpoint(start_window - 1).stat().st_mtime)
     run.episode_log.drain(batches(vecenv))  # nothing from before the first epoch
@@ -426,6 +461,8 @@ def train(cfg: TrainConfig, run_id: str | None = None, resume: str | None = None
         run.begin()
         run.run(progress)
         outcome = "finished"
+        if run.world.is_distributed:  # DDP's promise, checkable in the log: the same weights on every rank
+            log.info("final parameters %s", distributed.parameter_digest(run.policy.state_dict()))
     except KeyboardInterrupt:
         outcome = "interrupted"
         raise

@@ -1,6 +1,8 @@
 """Progress while training: a rich progress bar (steps, SPS, window, return, profit) and one
 line per finished window. With run.progress = "dashboard" PuffeRL draws its own dashboard
-instead; with "none" only the window lines are printed."""
+instead; with "none" only the window lines are printed. Under torchrun only rank 0 shows
+progress: env steps and SPS of all ranks, the bar's return and profit of rank 0's episodes,
+the window lines of all ranks' (the metrics row)."""
 
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ class TrainProgress:
             TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, transient=False)
         self.bar.start()
         self.task = self.bar.add_task("train", total=cfg.run.total_env_steps,
-                                      completed=run.pufferl.global_step, window=run.start_window,
+                                      completed=run.env_steps, window=run.start_window,
                                       sps="-", ret="-", profit="-")
 
     def update(self, run, window_id: int) -> None:
@@ -45,7 +47,7 @@ class TrainProgress:
         if log.count:
             ret = log.sums[spec.METRIC_INDEX["episode_return"]] / log.count
             profit = log.sums[spec.METRIC_INDEX["net_profit"]] / log.count
-        self.bar.update(self.task, completed=run.pufferl.global_step, window=window_id,
+        self.bar.update(self.task, completed=run.env_steps, window=window_id,
                         sps=_fmt(run.pufferl.recent_sps), ret=_fmt(ret, ".1f"), profit=_fmt(profit))
 
     def window_done(self, run, window) -> None:

@@ -14,6 +14,9 @@ both fed by the run's status dict (loop.py keeps it up to date). Its window
 duties are, after the checkpoint and the metrics row: the catalog
 (DATABASE_URL, default SQLite in the data dir), W&B (offline unless
 WANDB_API_KEY is set) and the Redis announcement (REDIS_URL); see duties.py.
+
+Under torchrun (distributed.py) only rank 0 serves and has duties; the other ranks
+just train, with rank 0's run id.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from prospector_common.ids import new_run_id, validate_run_id
 from prospector_common.settings import Settings
 from prospector_common.streams import WINDOWS_STREAM
 
+from . import distributed
 from .config import TrainConfig, apply_overrides
 from .duties import AnnounceWindow, LogToWandb, RecordInCatalog
 from .loop import Duty, TrainingRun, train
@@ -139,12 +143,17 @@ class TrainerService:
     def train(self, run_id: str | None = None, resume: str | None = None, overrides: list[str] | None = None,
               progress=None, extra_duties: list[Duty] | None = None) -> TrainingRun:
         """Trains one run (new, or `resume`d) with servers and duties; stops them after."""
-        run_id = validate_run_id(resume or run_id or new_run_id())
+        world = distributed.current()
+        # rank 0's id: ranks started in different seconds would each make their own
+        run_id = world.from_main(validate_run_id(resume or run_id or new_run_id()) if world.is_main else None)
         # The data dir (and so the default catalog) of a resumed run can come from overrides.
         cfg = TrainConfig.from_dict(apply_overrides(self.cfg.to_dict(), overrides)) if overrides else self.cfg
         settings = self.settings_for(cfg)
         self.status.clear()
         self.status.update(run_id=run_id, state="starting", started_at=time.time())
+        if not world.is_main:  # one set of ports, duties and run files: rank 0's
+            return train(self.cfg, run_id=None if resume else run_id, resume=resume, overrides=overrides,
+                         status=self.status)
         self.start_servers(settings)
         try:
             duties = self.duties(cfg, settings) + list(extra_duties or [])
