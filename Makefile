@@ -42,6 +42,8 @@ PYTEST_ARGS ?= -q -n 2
 
 .PHONY: setup test ctest sanitize bench parity clean distclean
 .PHONY: protos  # protos
+.PHONY: web bench-web  # the web page
+.PHONY: up status chaos  # the whole stack
 .SECONDARY: $(OBJ) $(SAN_OBJ)
 
 # ---- Python environment ------------------------------------------------------
@@ -81,8 +83,9 @@ $(STAMP_PROTOS): $(PROTO_SRC) $(STAMP_INSTALL)
 
 # ---- tests ---------------------------------------------------------------------
 
-test: setup
+test: setup web
 	$(MAKE) ctest
+	cd $(WEB) && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ctest: $(TEST_BIN)
@@ -109,6 +112,52 @@ $(BUILD)/san/obj/%.o: core_c/src/%.c $(C_HDR)
 $(BUILD)/san/%: core_c/tests/%.c $(SAN_OBJ) $(C_HDR) $(C_THDR)
 	@mkdir -p $(@D)
 	$(CC) $(SANFLAGS) -Icore_c/src $< $(SAN_OBJ) -o $@ $(LDLIBS)
+
+# ---- the web page (services/web) -------------------------------------------------------
+
+# `make web`: node_modules from package-lock.json (npm ci, redone when the lock changes),
+# then the static build in services/web/dist (redone when a source changes), which the
+# API serves at /. The end-to-end tests drive Debian's chromium, installed here if missing.
+# (package.json pins rollup with `overrides` to a release whose native packages the registry
+# has for every platform: npm ci checks the lock against all of them.)
+WEB          := services/web
+WEB_SRC      := $(shell find $(WEB)/src -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json
+STAMP_NPM    := $(WEB)/node_modules/.npm-installed
+CHROMIUM     := /usr/bin/chromium
+
+web: $(WEB)/dist/index.html $(CHROMIUM)
+
+$(STAMP_NPM): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $@
+
+$(WEB)/dist/index.html: $(STAMP_NPM) $(WEB_SRC)
+	cd $(WEB) && npm run build
+
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+# Bundle size, time to first frame, and 60 fps playback of a 20000-tick replay (medians).
+bench-web: setup web
+	$(PY) $(WEB)/scripts/measure.py
+
+# ---- the whole stack ---------------------------------------------------------------------
+
+# `make up`: the docker-compose.yml services as local processes (services/stack):
+# its own Redis unless REDIS_URL is set, SQLite unless DATABASE_URL is set, the
+# demo trainer config unless PROSPECTOR_TRAIN_CONFIG says otherwise; Ctrl-C stops
+# it all. `make status`: one table of every service's health. `make chaos`: the
+# fault run (kill the evaluator, restart Redis and the API; nothing is lost).
+UP_ARGS ?=
+
+up: setup $(WEB)/dist/index.html
+	$(VENV)/bin/prospector up $(UP_ARGS)
+
+status: setup
+	$(VENV)/bin/prospector status
+
+chaos: setup
+	$(PY) -m pytest -q -m chaos tests/stack
 
 # ---- benchmarks and parity -------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Iterator
 
 import grpc
@@ -16,24 +18,45 @@ from prospector_api.app import create_app
 from prospector_api.grpc_play import PlayServicer
 from prospector_api.resources import build_resources
 from prospector_rpc.pb import PLAY_SERVICE, pb2, pb2_grpc
-from prospector_rpc.server import serve_grpc
+from prospector_rpc.server import serve_grpc_aio
 
 from .conftest import api_settings_for
 
 
+class LoopThread:
+    """An event loop in a thread of its own, for an asyncio gRPC server beside a sync test."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coroutine, timeout: float = 10.0):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
 @pytest.fixture
 def stack(settings, prefix) -> Iterator[tuple[TestClient, pb2_grpc.PlayServiceStub, int]]:
-    """One process's resources behind both transports, as `prospector api` runs them."""
+    """One process's resources behind both transports, as `prospector api` runs them (the gRPC
+    server on a loop of its own here: the store keeps connections per loop)."""
     resources = build_resources(settings, api_settings_for(prefix, max_sessions=3))
-    server = serve_grpc([PlayServicer(resources.store, resources.metrics)], port=0, host="127.0.0.1",
-                        max_receive_message_bytes=64 * 1024)
+    loop = LoopThread()
+    server = loop.run(serve_grpc_aio([PlayServicer(resources.store, resources.metrics)], port=0, host="127.0.0.1",
+                                     max_receive_message_bytes=64 * 1024))
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     try:
         with TestClient(create_app(resources=resources)) as client:
             yield client, pb2_grpc.PlayServiceStub(channel), server.port
     finally:
         channel.close()
-        server.stop(grace=1).wait()
+        loop.run(server.stop(grace=1))
+        loop.run(resources.store.aclose())
+        loop.close()
         resources.close()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -10,6 +11,8 @@ from fastapi.testclient import TestClient
 from prospector.engine import Engine
 from prospector.spec import EnvConfig
 from prospector_api.app import create_app
+from prospector_api.routers.play import _plain_step
+from prospector_api.sessions import SessionStore, ViewOptions
 from prospector_common.settings import Settings
 
 from .conftest import REDIS_URL, api_settings_for, free_port
@@ -180,3 +183,62 @@ def test_metrics_count_requests_per_route_template(client):
     assert "prospector_api_active_sessions 1.0" in text
     assert 'prospector_api_play_steps_total{transport="http"} 1.0' in text
     assert "prospector_api_ws_clients" in text and "prospector_api_http_request_duration_seconds_bucket" in text
+
+
+def test_fast_path_and_route_answer_a_step_alike(client):
+    """A plain body takes the fast path; `6.0` (an integral float) is left to the route, which
+    coerces it: both replies must be the same, byte for byte but for the session's own fields."""
+    first = _create(client, seed=21)["session_id"]
+    second = _create(client, seed=21)["session_id"]
+    fast = client.post(f"/api/play/sessions/{first}/step", json={"action": 6, "include_observation": True})
+    routed = client.post(f"/api/play/sessions/{second}/step", json={"action": 6.0, "include_observation": True})
+    assert fast.status_code == routed.status_code == 200
+    assert fast.headers["content-type"] == routed.headers["content-type"] == "application/json"
+    a, b = fast.json(), routed.json()
+    assert a.pop("session_id") == first and b.pop("session_id") == second
+    a.pop("expires_at"), b.pop("expires_at")
+    assert a == b and a["action"] == 6 and len(a["observation"]) == 260
+    unknown = "0" * 32  # session errors come from the fast path itself, in the route's shape
+    response = client.post(f"/api/play/sessions/{unknown}/step", json={"action": 1})
+    assert response.status_code == 404 and response.json() == {"detail": f"session {unknown} does not exist"}
+    text = client.post(f"/api/play/sessions/{first}/step", content=b'{"action": 1}',
+                       headers={"content-type": "text/plain"})
+    assert text.status_code == 422  # not JSON by its content type: the route's answer, as before
+
+
+@pytest.mark.parametrize("body, taken", [
+    (b'{"action": 6}', (6, ViewOptions())),
+    (b'{"action":0,"include_state":false,"include_observation":true}', (0, ViewOptions(False, True))),
+    (b'{"action": 68}', (68, ViewOptions())),
+    (b'{"action": 69}', None), (b'{"action": -1}', None), (b'{"action": 6.0}', None),
+    (b'{"action": true}', None), (b'{"action": "6"}', None), (b'{"action": 6, "x": 1}', None),
+    (b'{"action": 6, "include_state": 1}', None), (b'{}', None), (b'[6]', None), (b'{"action": 6', None),
+])
+def test_fast_path_takes_only_bodies_the_route_would_take_as_they_are(body, taken):
+    assert _plain_step(body) == taken
+
+
+async def _steps_at_once(store, session_id: str, n: int) -> list:
+    return await asyncio.gather(*(store.step(session_id, 6, ViewOptions(include_state=False)) for _ in range(n)))
+
+
+def test_concurrent_steps_in_one_process_apply_each_action_once(settings, api_settings):
+    """Steps on one session racing on one event loop: each checks the warm engine out or loads
+    its own, and compare-and-set orders them; no step is lost or applied twice."""
+    store = SessionStore.from_settings(settings, api_settings)
+
+    async def play() -> tuple[list, dict]:
+        try:
+            view = await store.create(5, EnvConfig(pirates=False, hazards=False), ViewOptions(include_state=False))
+            views = await _steps_at_once(store, view.session_id, 30)
+            return views, (await store.get(view.session_id)).state
+        finally:
+            await store.aclose()
+
+    views, state = asyncio.run(play())
+    store.close()
+    assert sorted(v.t for v in views) == list(range(1, 31))  # each step saw a different state
+    engine = Engine(EnvConfig(pirates=False, hazards=False), seed=5)
+    for _ in range(30):
+        engine.step(6)
+    assert state == engine.render_state()

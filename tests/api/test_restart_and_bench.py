@@ -67,8 +67,11 @@ def test_bench_api_quick_reports_every_figure():
     assert out.returncode == 0, out.stderr[-2000:]
     figures = json.loads(out.stdout)
     assert figures["state_size"]["engine_save_bytes"] == 13_864
-    for transport in ("http", "grpc"):
+    assert figures["workers"] == (os.cpu_count() or 1)  # one API worker per core by default
+    for transport in ("http", "grpc", "grpc-stream"):
         latency = figures["latency"][transport]
         assert latency["errors"] == 0 and latency["steps"] > 0 and latency["p99_ms"] > 0
+        assert latency["cpu"]["client_s"] > 0 and latency["cpu"]["server_s"] > 0  # who used the cores
         assert figures["saturation"][transport]["max_steps_per_s_zero_errors"] > 0
-    assert figures["websocket"]["unpaced"]["frames"] > 0 and figures["websocket"]["unpaced"]["errors"] == 0
+    unpaced = figures["websocket"]["unpaced"]
+    assert unpaced["frames"] > 0 and unpaced["errors"] == 0 and 0 < unpaced["fairness_jain"] <= 1

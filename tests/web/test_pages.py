@@ -71,7 +71,7 @@ def test_replay_page_defaults_to_the_latest_every_window_replay_and_frames_advan
         }
         return seen.size;
     }""")
-    assert colors > 10
+    assert colors > 10, f"blank sector view; page errors: {page.problems.errors}"
     screenshot(page, "replay")
     no_console_errors(page)
 

@@ -6,6 +6,6 @@ human and bot play over HTTP and gRPC, sessions held in Redis.
     app          create_app(): the FastAPI app, its resources and middleware
     routers/     one router per resource: runs, replays, play, events, meta, health, web
     grpc_play    PlayServicer: gRPC PlayService over the same SessionStore
-    server       `prospector api`: uvicorn (HTTP) and gRPC in one process
+    server       `prospector api [--workers N]`: uvicorn (HTTP) and gRPC on one event loop per process
     bench        `prospector bench api`: play latency, saturation, WebSocket frames/s
 """

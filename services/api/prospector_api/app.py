@@ -12,11 +12,9 @@ not), 409 a session stepped by too many callers at once.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
@@ -27,7 +25,6 @@ from prospector_evaluator.replay import ReplayFormatError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
-from starlette.staticfiles import StaticFiles
 
 from . import sessions
 from .limits import BodySizeLimit
@@ -38,15 +35,6 @@ from .routers import events, health, meta, play, replays, runs, web
 from .settings import ApiSettings, get_api_settings
 
 log = logging.getLogger("prospector.api")
-
-_PLAY_STATUS: dict[type[sessions.PlayError], int] = {
-    sessions.SessionNotFound: 404,
-    sessions.SessionExpired: 410,
-    sessions.SessionCapReached: 429,
-    sessions.StoreUnavailable: 503,
-    sessions.SessionBusy: 409,
-}
-
 
 def _error(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
@@ -63,8 +51,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(sessions.PlayError)
     async def _play_error(_request: Request, exc: sessions.PlayError) -> JSONResponse:
-        status = next((code for kind, code in _PLAY_STATUS.items() if isinstance(exc, kind)), 500)
-        return _error(status, str(exc))
+        return play.play_error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -130,16 +117,9 @@ def create_app(
     for module in (runs, replays, play, events, meta, health):
         app.include_router(module.router)
 
-    index = api_settings.web_dist / "index.html"
-    if index.is_file():
-        app.mount("/", StaticFiles(directory=api_settings.web_dist, html=True), name="web")
-    else:
-        app.include_router(web.router)
+    web.install(app, api_settings.web_dist)  # last: the page never shadows an API route
 
+    app.add_middleware(play.StepFastPath)  # innermost: behind the body limit and the metrics
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
-
-
-def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()

@@ -1,20 +1,26 @@
 """`prospector bench api`: the API under load, on loopback, against a real `prospector api` process.
 
     (a) play latency: S sessions each stepping R times a second for T seconds
-        (default 200 x 10/s x 30 s = 2,000 steps/s offered), over HTTP and over
-        gRPC: p50 / p90 / p99 / max step latency, errors, steps done
+        (default 200 x 10/s x 30 s = 2,000 steps/s offered), over HTTP, over
+        gRPC (unary Step calls) and over gRPC's Play stream (one per session,
+        as bots play): p50 / p90 / p99 / max step latency, errors, steps done
     (b) saturation: closed-loop stepping with growing concurrency; the most
         steps per second each transport sustains with zero errors
     (c) replay frames per second delivered over the WebSocket to N clients
-        (unpaced, fps at the server's maximum), and at 30 fps
+        (unpaced, fps at the server's maximum), and at 30 fps, with the
+        slowest and fastest client's share and Jain's fairness index
     and the saved state per session: the engine's bytes, and Redis's memory
     for the whole session hash.
 
-The server is a subprocess (its own interpreter, as in production); the load
-generator runs here, with a minimal HTTP/1.1 keep-alive client (one connection
-per session) and grpc.aio, so the figures are the server's, not a heavy client's.
-Every step asks for the full render state, as a human player's page does. The
-server and the load generator share this machine's cores.
+The server is `prospector api --workers W` in a subprocess (default one worker
+per core, as deployed); the load generator runs here on uvloop, with a minimal
+HTTP/1.1 keep-alive client (one connection per session, as each player's page
+has its own) and grpc.aio (one channel, so one connection, per
+`--sessions-per-channel` sessions), parsing replies with orjson, so the
+figures are the server's, not a heavy client's. Every step asks for the full
+render state, as a human player's page does. The server, Redis and the load
+generator share this machine's cores: each part reports the CPU seconds the
+client, the server processes and Redis used, so the split is visible.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import random
 import socket
 import statistics
@@ -34,7 +41,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-GOALS_MS = {"grpc": 10.0, "http": 15.0}
+import orjson
+import uvloop
+
+GOALS_MS = {"grpc": 10.0, "grpc-stream": 10.0, "http": 15.0}
+# the issue's two transports, and bots' way of playing over gRPC: one Play stream per session
+TRANSPORTS = ("http", "grpc", "grpc-stream")
 NO_CASH_OUT = 68  # random play that cashes out ends every episode at once
 
 
@@ -46,6 +58,10 @@ def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=None, help="duration of (a) per transport (default 30; quick 1)")
     p.add_argument("--ws-clients", type=int, default=None, help="WebSocket clients in (c) (default 50; quick 4)")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws")
+    p.add_argument("--workers", type=int, default=None,
+                   help="API worker processes (prospector api --workers; default one per core)")
+    p.add_argument("--sessions-per-channel", type=int, default=10,
+                   help="gRPC sessions sharing one channel (one TCP connection); default 10")
 
 
 # ---- a tiny HTTP/1.1 keep-alive client ---------------------------------------------------
@@ -64,7 +80,7 @@ class RawHttp:
         return cls(reader, writer, f"{host}:{port}")
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
-        data = b"" if body is None else json.dumps(body).encode()
+        data = b"" if body is None else orjson.dumps(body)
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n").encode()
         self.writer.write(head + data)
@@ -113,7 +129,7 @@ class HttpPlayer:
         status, body = await self.conn.request("POST", "/api/play/sessions", {})
         if status != 201:
             raise RuntimeError(f"create session: HTTP {status} {body[:200]!r}")
-        reply = json.loads(body)
+        reply = orjson.loads(body)
         self.session_id, self.mask, self.done = reply["session_id"], reply["action_mask"], False
 
     async def step(self, action: int) -> None:
@@ -121,14 +137,14 @@ class HttpPlayer:
                                                {"action": action})
         if status != 200:
             raise RuntimeError(f"step: HTTP {status} {body[:200]!r}")
-        reply = json.loads(body)
+        reply = orjson.loads(body)
         self.mask, self.done = reply["action_mask"], reply["terminated"] or reply["truncated"]
 
     async def reset(self) -> None:
         status, body = await self.conn.request("POST", f"/api/play/sessions/{self.session_id}/reset", {})
         if status != 200:
             raise RuntimeError(f"reset: HTTP {status}")
-        reply = json.loads(body)
+        reply = orjson.loads(body)
         self.mask, self.done = reply["action_mask"], False
 
     async def close(self) -> None:
@@ -153,7 +169,7 @@ class GrpcPlayer:
 
     async def step(self, action: int) -> None:
         reply = await self.stub.Step(self.pb2.StepRequest(session_id=self.session_id, action=action))
-        json.loads(reply.state_json)  # what a client does with it; keeps the two transports comparable
+        orjson.loads(reply.state_json)  # what a client does with it; keeps the two transports comparable
         self.mask, self.done = list(reply.action_mask), reply.terminated or reply.truncated
 
     async def reset(self) -> None:
@@ -164,25 +180,66 @@ class GrpcPlayer:
         await self.stub.CloseSession(self.pb2.CloseSessionRequest(session_id=self.session_id))
 
 
-async def _players(transport: str, n: int, host: str, ports: dict[str, int]) -> tuple[list[Any], Any]:
-    channel = None
+class GrpcStreamPlayer(GrpcPlayer):
+    """A bot's way: one bidirectional Play stream per session, one message per step."""
+
+    transport = "grpc-stream"
+
+    async def open(self) -> None:
+        from prospector_rpc.pb import pb2
+
+        self.pb2 = pb2
+        self.call = self.stub.Play()
+        await self.call.write(pb2.PlayRequest(create=pb2.CreateSessionRequest(), close_on_end=True))
+        reply = await self.call.read()
+        self.session_id, self.mask, self.done = reply.session_id, list(reply.action_mask), False
+
+    async def _send(self, request: Any) -> Any:
+        await self.call.write(request)
+        reply = await self.call.read()
+        if reply is None or not isinstance(reply, self.pb2.Transition):
+            raise RuntimeError(f"Play stream ended: {await self.call.code()} {await self.call.details()}")
+        return reply
+
+    async def step(self, action: int) -> None:
+        reply = await self._send(self.pb2.PlayRequest(action=action))
+        orjson.loads(reply.state_json)
+        self.mask, self.done = list(reply.action_mask), reply.terminated or reply.truncated
+
+    async def reset(self) -> None:
+        reply = await self._send(self.pb2.PlayRequest(reset=self.pb2.ResetRequest()))
+        self.mask, self.done = list(reply.action_mask), False
+
+    async def close(self) -> None:
+        await self.call.done_writing()  # close_on_end: the server closes the session
+        await self.call
+
+
+async def _players(transport: str, n: int, host: str, ports: dict[str, int],
+                   per_channel: int = 10) -> tuple[list[Any], list[Any]]:
+    channels: list[Any] = []
     if transport == "http":
         players: list[Any] = [HttpPlayer(host, ports["http"]) for _ in range(n)]
     else:
         import grpc
         from prospector_rpc.pb import pb2_grpc
 
-        channel = grpc.aio.insecure_channel(f"{host}:{ports['grpc']}")
-        stub = pb2_grpc.PlayServiceStub(channel)
-        players = [GrpcPlayer(stub) for _ in range(n)]
+        # a local subchannel pool: each channel its own TCP connection (by default channels to
+        # one address share one), so the server's workers share the load as with many clients
+        channels = [grpc.aio.insecure_channel(f"{host}:{ports['grpc']}",
+                                              options=[("grpc.use_local_subchannel_pool", 1)])
+                    for _ in range(max(1, -(-n // max(1, per_channel))))]
+        stubs = [pb2_grpc.PlayServiceStub(c) for c in channels]
+        kind = GrpcStreamPlayer if transport == "grpc-stream" else GrpcPlayer
+        players = [kind(stubs[i % len(stubs)]) for i in range(n)]
     for i in range(0, n, 20):  # not all at once: session creation is not what is measured
         await asyncio.gather(*(p.open() for p in players[i:i + 20]))
-    return players, channel
+    return players, channels
 
 
-async def _close_players(players: list[Any], channel: Any) -> None:
+async def _close_players(players: list[Any], channels: list[Any]) -> None:
     await asyncio.gather(*(p.close() for p in players), return_exceptions=True)
-    if channel is not None:
+    for channel in channels:
         await channel.close()
 
 
@@ -190,8 +247,8 @@ async def _close_players(players: list[Any], channel: Any) -> None:
 
 
 async def _paced(transport: str, sessions: int, rate: float, seconds: float, host: str,
-                 ports: dict[str, int]) -> dict[str, Any]:
-    players, channel = await _players(transport, sessions, host, ports)
+                 ports: dict[str, int], per_channel: int, cpu: CpuMeter) -> dict[str, Any]:
+    players, channels = await _players(transport, sessions, host, ports, per_channel)
     latencies: list[float] = []
     errors: list[str] = []
     late = 0
@@ -219,22 +276,26 @@ async def _paced(transport: str, sessions: int, rate: float, seconds: float, hos
             due += 1.0 / rate
 
     began = time.monotonic()
+    cpu.start()
     await asyncio.gather(*(run(i, p) for i, p in enumerate(players)))
     elapsed = time.monotonic() - began
-    await _close_players(players, channel)
+    used = cpu.stop()
+    await _close_players(players, channels)
     return {"transport": transport, "sessions": sessions, "rate_per_session": rate, "seconds": seconds,
             "offered_steps_per_s": sessions * rate, "steps": len(latencies),
             "achieved_steps_per_s": round(len(latencies) / elapsed, 1), "errors": len(errors),
             "error_examples": errors[:3], "late_sends": late, **_percentiles(latencies),
-            "goal_p99_ms": GOALS_MS[transport]}
+            "goal_p99_ms": GOALS_MS[transport], "cpu": used,
+            "cpu_ms_per_step": {k: round(v * 1000 / max(1, len(latencies)), 3) for k, v in used.items()
+                                if k != "wall_s"}}
 
 
 # ---- (b) saturation ---------------------------------------------------------------------------
 
 
 async def _closed_loop(transport: str, concurrency: int, seconds: float, host: str,
-                       ports: dict[str, int]) -> dict[str, Any]:
-    players, channel = await _players(transport, concurrency, host, ports)
+                       ports: dict[str, int], per_channel: int, cpu: CpuMeter) -> dict[str, Any]:
+    players, channels = await _players(transport, concurrency, host, ports, per_channel)
     latencies: list[float] = []
     errors = 0
     end = time.monotonic() + seconds
@@ -253,18 +314,20 @@ async def _closed_loop(transport: str, concurrency: int, seconds: float, host: s
                 errors += 1
 
     began = time.monotonic()
+    cpu.start()
     await asyncio.gather(*(run(i, p) for i, p in enumerate(players)))
     elapsed = time.monotonic() - began
-    await _close_players(players, channel)
+    used = cpu.stop()
+    await _close_players(players, channels)
     return {"concurrency": concurrency, "steps_per_s": round(len(latencies) / elapsed, 1), "errors": errors,
-            **_percentiles(latencies)}
+            **_percentiles(latencies), "cpu": used}
 
 
 # ---- (c) WebSocket replay frames -------------------------------------------------------------
 
 
 async def _ws_clients(n: int, fps: float, seconds: float, host: str, port: int, run_id: str,
-                      replay_id: str) -> dict[str, Any]:
+                      replay_id: str, cpu: CpuMeter) -> dict[str, Any]:
     import websockets
 
     url = f"ws://{host}:{port}/ws/runs/{run_id}/replays/{replay_id}?fps={fps:g}"
@@ -280,7 +343,7 @@ async def _ws_clients(n: int, fps: float, seconds: float, host: str, port: int, 
                         text = await asyncio.wait_for(ws.recv(), timeout=max(0.01, end - time.monotonic()))
                     except TimeoutError:
                         break
-                    kind = json.loads(text)["type"]
+                    kind = orjson.loads(text)["type"]
                     if kind == "frame":
                         counts[i] += 1
                     elif kind == "done":
@@ -292,13 +355,64 @@ async def _ws_clients(n: int, fps: float, seconds: float, host: str, port: int, 
             errors.append(f"{type(exc).__name__}: {exc}")
 
     began = time.monotonic()
+    cpu.start()
     await asyncio.gather(*(client(i) for i in range(n)))
     elapsed = time.monotonic() - began
+    used = cpu.stop()
     total = sum(counts)
+    # Jain's index: 1.0 when every client got the same number of frames, 1/n when one got them all
+    fairness = total * total / (n * sum(c * c for c in counts)) if total else 0.0
     return {"clients": n, "fps_asked": fps, "seconds": round(elapsed, 2), "frames": total,
             "frames_per_s": round(total / elapsed, 1),
             "frames_per_s_per_client_min": round(min(counts) / elapsed, 1) if counts else 0.0,
-            "errors": len(errors), "error_examples": errors[:3]}
+            "frames_per_s_per_client_max": round(max(counts) / elapsed, 1) if counts else 0.0,
+            "fairness_jain": round(fairness, 4), "errors": len(errors), "error_examples": errors[:3], "cpu": used}
+
+
+# ---- CPU: the client (this process), the server processes, Redis ---------------------------------
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (Linux /proc); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+class CpuMeter:
+    """CPU seconds used between start() and stop() by the client, the server (parent and workers)
+    and Redis (INFO cpu), with the wall time: who spent the machine's cores on a run."""
+
+    def __init__(self, server_pid: int, redis_url: str) -> None:
+        import redis
+
+        self.server_pid = server_pid
+        self.redis = redis.Redis.from_url(redis_url)
+
+    def _read(self) -> dict[str, float]:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        server = sum(_proc_cpu_s(p) for p in (self.server_pid, *_children(self.server_pid)))
+        info = self.redis.info("cpu")
+        return {"wall_s": time.monotonic(), "client_s": me.ru_utime + me.ru_stime, "server_s": server,
+                "redis_s": float(info["used_cpu_user"]) + float(info["used_cpu_sys"])}
+
+    def start(self) -> None:
+        self._start = self._read()
+
+    def stop(self) -> dict[str, float]:
+        end = self._read()
+        return {k: round(end[k] - self._start[k], 3) for k in end}
 
 
 # ---- set-up: a replay, the server ------------------------------------------------------------
@@ -347,22 +461,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _listeners(port: int) -> int:
+    """Sockets listening on a TCP port of this machine (Linux /proc/net/tcp{,6})."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        count += sum(1 for row in rows if row.split()[1].rsplit(":", 1)[1] == f"{port:04X}"
+                     and row.split()[3] == "0A")  # state 0A: LISTEN
+    return count
+
+
 def start_server(env: dict[str, str], http_port: int, grpc_port: int, *, log_path: Path | None = None,
-                 timeout_s: float = 30.0) -> subprocess.Popen:
-    """`prospector api` in a subprocess on loopback; returns once /readyz answers 200."""
+                 timeout_s: float = 30.0, workers: int = 1) -> subprocess.Popen:
+    """`prospector api [--workers N]` in a subprocess on loopback; returns once /readyz answers 200
+    and every worker listens on both ports."""
     import httpx
 
     out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "prospector.cli", "api", "--host", "127.0.0.1", "--port", str(http_port),
-         "--grpc-port", str(grpc_port), "--log-level", "warning"],
+         "--grpc-port", str(grpc_port), "--log-level", "warning", "--workers", str(workers)],
         env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"prospector api exited with code {process.returncode}")
         try:
-            if httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=1.0).status_code == 200:
+            ready = httpx.get(f"http://127.0.0.1:{http_port}/readyz", timeout=1.0).status_code == 200
+            if ready and _listeners(http_port) >= workers and _listeners(grpc_port) >= workers:
                 return process
         except httpx.HTTPError:
             pass
@@ -411,7 +541,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     host = "127.0.0.1"
     prefix = f"bench:{uuid.uuid4().hex[:10]}:play"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    results: dict[str, Any] = {"quick": quick, "cpus": os.cpu_count()}
+    workers = args.workers or os.cpu_count() or 1
+    per_channel = args.sessions_per_channel
+    results: dict[str, Any] = {"quick": quick, "cpus": os.cpu_count(), "workers": workers,
+                               "grpc_sessions_per_channel": per_channel}
     with tempfile.TemporaryDirectory(prefix="prospector-bench-api-") as tmp:
         data_dir = Path(tmp) / "runs"
         data_dir.mkdir()
@@ -420,18 +553,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = {"PROSPECTOR_DATA_DIR": str(data_dir), "REDIS_URL": redis_url, "DATABASE_URL": "",
                "PROSPECTOR_API_SESSION_PREFIX": prefix, "PROSPECTOR_API_MAX_SESSIONS": "100000",
                "PROSPECTOR_API_SESSION_TTL_S": "600"}
-        server = start_server(env, ports["http"], ports["grpc"], log_path=Path(tmp) / "server.log")
+        server = start_server(env, ports["http"], ports["grpc"], log_path=Path(tmp) / "server.log",
+                              workers=workers)
+        cpu = CpuMeter(server.pid, redis_url)
         try:
             results["state_size"] = _state_sizes(redis_url, prefix, host, ports["http"])
             if "latency" not in skip:
-                results["latency"] = {t: asyncio.run(_paced(t, sessions, args.rate, seconds, host, ports))
-                                      for t in ("http", "grpc")}
+                results["latency"] = {
+                    t: uvloop.run(_paced(t, sessions, args.rate, seconds, host, ports, per_channel, cpu))
+                    for t in TRANSPORTS}
             if "saturation" not in skip:
-                levels = (8,) if quick else (4, 16, 64)
-                sat_seconds = 0.8 if quick else 8.0
+                levels = (8,) if quick else (16, 64, 128)
+                sat_seconds = 0.8 if quick else 6.0
                 results["saturation"] = {}
-                for t in ("http", "grpc"):
-                    runs = [asyncio.run(_closed_loop(t, c, sat_seconds, host, ports)) for c in levels]
+                for t in TRANSPORTS:
+                    runs = [uvloop.run(_closed_loop(t, c, sat_seconds, host, ports, per_channel, cpu))
+                            for c in levels]
                     clean = [r for r in runs if r["errors"] == 0]
                     results["saturation"][t] = {
                         "max_steps_per_s_zero_errors": max((r["steps_per_s"] for r in clean), default=0.0),
@@ -439,12 +576,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if "ws" not in skip:
                 ws_seconds = 1.0 if quick else 10.0
                 results["websocket"] = {
-                    "unpaced": asyncio.run(_ws_clients(ws_clients, 1000, ws_seconds, host, ports["http"],
-                                                       run_id, replay_id)),
-                    "fps30": asyncio.run(_ws_clients(ws_clients, 30, ws_seconds, host, ports["http"],
-                                                     run_id, replay_id)),
+                    "unpaced": uvloop.run(_ws_clients(ws_clients, 1000, ws_seconds, host, ports["http"],
+                                                      run_id, replay_id, cpu)),
+                    "fps30": uvloop.run(_ws_clients(ws_clients, 30, ws_seconds, host, ports["http"],
+                                                    run_id, replay_id, cpu)),
                 }
         finally:
+            cpu.redis.close()
             stop_server(server)
             import redis
 
@@ -456,24 +594,32 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _cpu_text(cpu: dict[str, float]) -> str:
+    wall = max(cpu["wall_s"], 1e-9)
+    return (f"cores busy: client {cpu['client_s'] / wall:.2f}, server {cpu['server_s'] / wall:.2f}, "
+            f"redis {cpu['redis_s'] / wall:.2f}")
+
+
 def _print(results: dict[str, Any]) -> None:
+    print(f"{results['workers']} API worker(s) on {results['cpus']} cores")
     sizes = results["state_size"]
     print(f"saved state per session: {sizes['engine_save_bytes']:,} B engine bytes; "
           f"{sizes['redis_session_hash_bytes']:,} B in Redis for the session hash "
           f"(+{sizes['redis_tombstone_bytes']} B tombstone)")
     for t, r in results.get("latency", {}).items():
         mark = "ok" if r["errors"] == 0 and r["p99_ms"] is not None and r["p99_ms"] < r["goal_p99_ms"] else "MISS"
-        print(f"(a) {t:4s}: {r['sessions']} sessions x {r['rate_per_session']:g}/s = {r['offered_steps_per_s']:g} "
+        print(f"(a) {t:11s}: {r['sessions']} sessions x {r['rate_per_session']:g}/s = {r['offered_steps_per_s']:g} "
               f"offered, {r['achieved_steps_per_s']:g} done/s; p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms, "
               f"p99 {r['p99_ms']} ms (goal < {r['goal_p99_ms']:g}) max {r['max_ms']} ms; "
-              f"errors {r['errors']}  [{mark}]")
+              f"errors {r['errors']}  [{mark}]; {_cpu_text(r['cpu'])}")
     for t, r in results.get("saturation", {}).items():
-        runs = ", ".join(f"c={x['concurrency']}: {x['steps_per_s']:g}/s p99 {x['p99_ms']} ms err {x['errors']}"
-                         for x in r["runs"])
-        print(f"(b) {t:4s}: max {r['max_steps_per_s_zero_errors']:g} steps/s with zero errors ({runs})")
+        runs = ", ".join(f"c={x['concurrency']}: {x['steps_per_s']:g}/s p99 {x['p99_ms']} ms err {x['errors']} "
+                         f"[{_cpu_text(x['cpu'])}]" for x in r["runs"])
+        print(f"(b) {t:11s}: max {r['max_steps_per_s_zero_errors']:g} steps/s with zero errors ({runs})")
     for name, r in results.get("websocket", {}).items():
         print(f"(c) ws {name}: {r['clients']} clients, {r['frames_per_s']:g} frames/s in all "
-              f"(slowest client {r['frames_per_s_per_client_min']:g}/s), errors {r['errors']}")
+              f"(per client {r['frames_per_s_per_client_min']:g}..{r['frames_per_s_per_client_max']:g}/s, "
+              f"Jain fairness {r['fairness_jain']:.3f}), errors {r['errors']}; {_cpu_text(r['cpu'])}")
 
 
 def bench_api_main(args: argparse.Namespace) -> int:

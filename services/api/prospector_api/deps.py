@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the resources a handler needs, injected from app.state (never globals)."""
+"""FastAPI dependencies: the resources a handler needs, injected from app.state (never globals).
+
+They are coroutines although they never await: FastAPI runs a plain-function
+dependency in the thread pool, a hop that cost a play step more than its work.
+"""
 
 from __future__ import annotations
 
@@ -17,30 +21,31 @@ from .settings import ApiSettings
 
 
 def get_resources(conn: HTTPConnection) -> Resources:
+    """The app's resources (a plain function: WebSocket handlers call it directly)."""
     return conn.app.state.resources
 
 
-def get_catalog(conn: HTTPConnection) -> Catalog:
+async def get_catalog(conn: HTTPConnection) -> Catalog:
     return get_resources(conn).catalog
 
 
-def get_store(conn: HTTPConnection) -> SessionStore:
+async def get_store(conn: HTTPConnection) -> SessionStore:
     return get_resources(conn).store
 
 
-def get_events_redis(conn: HTTPConnection) -> aioredis.Redis:
+async def get_events_redis(conn: HTTPConnection) -> aioredis.Redis:
     return get_resources(conn).events_redis
 
 
-def get_settings(conn: HTTPConnection) -> Settings:
+async def get_settings(conn: HTTPConnection) -> Settings:
     return get_resources(conn).settings
 
 
-def get_api_settings(conn: HTTPConnection) -> ApiSettings:
+async def get_api_settings(conn: HTTPConnection) -> ApiSettings:
     return get_resources(conn).api
 
 
-def get_metrics(conn: HTTPConnection) -> ApiMetrics:
+async def get_metrics(conn: HTTPConnection) -> ApiMetrics:
     return get_resources(conn).metrics
 
 

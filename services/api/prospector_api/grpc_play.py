@@ -1,5 +1,8 @@
 """gRPC PlayService over the same SessionStore as HTTP (a session made here can be stepped over HTTP).
 
+An asyncio servicer (serve it with prospector_rpc.server.serve_grpc_aio): its
+calls run on the event loop, like the HTTP handlers, with no thread per call.
+
 Status codes (protos/prospector.proto): an action outside 0..68, a malformed
 session id or config is INVALID_ARGUMENT; an unknown, closed or expired session
 NOT_FOUND (the message says which); the session cap RESOURCE_EXHAUSTED; Redis
@@ -9,9 +12,8 @@ down UNAVAILABLE; too many concurrent steps on one session ABORTED.
 from __future__ import annotations
 
 import functools
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -32,6 +34,7 @@ from .sessions import (
     StoreUnavailable,
     ViewOptions,
     check_action,
+    dump_json,
 )
 
 _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
@@ -63,7 +66,7 @@ def _options(message: pb2.ResponseOptions) -> ViewOptions:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return dump_json(value).decode()
 
 
 def session_message(view: SessionView) -> pb2.Session:
@@ -98,14 +101,14 @@ def _observed(method: Callable) -> Callable:
     name = method.__name__
 
     @functools.wraps(method)
-    def wrapper(self: PlayServicer, request: Any, context: grpc.ServicerContext) -> Any:
+    async def wrapper(self: PlayServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
         start = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
-            return method(self, request, context)
+            return await method(self, request, context)
         except (PlayError, InvalidId, ValueError, TypeError) as exc:
             code = status_of(exc)
-            context.abort(code, str(exc))
+            await context.abort(code, str(exc))
         finally:
             self.metrics.grpc_requests.labels(name, code.name).inc()
             self.metrics.grpc_latency.labels(name).observe(time.perf_counter() - start)
@@ -120,60 +123,64 @@ class PlayServicer(pb2_grpc.PlayServiceServicer):
 
     # ---- the calls of one session ----------------------------------------------------
 
-    def _create(self, request: pb2.CreateSessionRequest) -> SessionView:
+    async def _create(self, request: pb2.CreateSessionRequest) -> SessionView:
         seed = request.seed if request.HasField("seed") else None
         config = spec.EnvConfig(**config_changes(request.config))
-        return self.store.create(seed, config, _options(request.options))
+        return await self.store.create(seed, config, _options(request.options))
 
-    def _reset(self, request: pb2.ResetRequest, session_id: str) -> SessionView:
+    async def _reset(self, request: pb2.ResetRequest, session_id: str) -> SessionView:
         seed = request.seed if request.HasField("seed") else None
         config = None
         changes = config_changes(request.config)
         if changes:
-            current = self.store.get(session_id, ViewOptions(include_state=False)).config
+            current = (await self.store.get(session_id, ViewOptions(include_state=False))).config
             config = spec.EnvConfig.from_dict(current).replace(**changes)
-        return self.store.reset(session_id, seed, config, _options(request.options))
+        return await self.store.reset(session_id, seed, config, _options(request.options))
 
-    def _step(self, session_id: str, action: int, options: pb2.ResponseOptions) -> SessionView:
-        view = self.store.step(session_id, check_action(action), _options(options))
+    async def _step(self, session_id: str, action: int, options: pb2.ResponseOptions) -> SessionView:
+        view = await self.store.step(session_id, check_action(action), _options(options))
         self.metrics.play_steps.labels("grpc").inc()
         return view
 
     # ---- PlayService -------------------------------------------------------------------
 
     @_observed
-    def CreateSession(self, request: pb2.CreateSessionRequest, context: grpc.ServicerContext) -> pb2.Session:
-        return session_message(self._create(request))
+    async def CreateSession(self, request: pb2.CreateSessionRequest,
+                            context: grpc.aio.ServicerContext) -> pb2.Session:
+        return session_message(await self._create(request))
 
     @_observed
-    def Reset(self, request: pb2.ResetRequest, context: grpc.ServicerContext) -> pb2.Session:
-        return session_message(self._reset(request, request.session_id))
+    async def Reset(self, request: pb2.ResetRequest, context: grpc.aio.ServicerContext) -> pb2.Session:
+        return session_message(await self._reset(request, request.session_id))
 
     @_observed
-    def Step(self, request: pb2.StepRequest, context: grpc.ServicerContext) -> pb2.Transition:
-        return transition_message(self._step(request.session_id, request.action, request.options))
+    async def Step(self, request: pb2.StepRequest, context: grpc.aio.ServicerContext) -> pb2.Transition:
+        return transition_message(await self._step(request.session_id, request.action, request.options))
 
     @_observed
-    def CloseSession(self, request: pb2.CloseSessionRequest, context: grpc.ServicerContext) -> pb2.CloseSessionReply:
-        self.store.close_session(request.session_id)
+    async def CloseSession(self, request: pb2.CloseSessionRequest,
+                           context: grpc.aio.ServicerContext) -> pb2.CloseSessionReply:
+        await self.store.close_session(request.session_id)
         return pb2.CloseSessionReply(closed=True)
 
     @_observed
-    def ListActions(self, request: pb2.ListActionsRequest, context: grpc.ServicerContext) -> pb2.ActionList:
+    async def ListActions(self, request: pb2.ListActionsRequest,
+                          context: grpc.aio.ServicerContext) -> pb2.ActionList:
         return pb2.ActionList(
             actions=[pb2.Action(index=i, name=name, group=spec.ACTION_GROUP_OF[i])
                      for i, name in enumerate(spec.ACTION_NAMES)],
             spec_version=spec.SPEC_VERSION,
         )
 
-    def Play(self, request_iterator: Iterator[pb2.PlayRequest], context: grpc.ServicerContext) -> Iterator[pb2.Transition]:
+    async def Play(self, request_iterator: AsyncIterator[pb2.PlayRequest],
+                   context: grpc.aio.ServicerContext) -> AsyncIterator[pb2.Transition]:
         """Commands in, one Transition per command out; the first must be create or attach."""
         session_id: str | None = None
         close_on_end = False
         code = grpc.StatusCode.OK
         start = time.perf_counter()
         try:
-            for request in request_iterator:
+            async for request in request_iterator:
                 close_on_end = close_on_end or request.close_on_end
                 command = request.WhichOneof("command")
                 try:
@@ -182,23 +189,23 @@ class PlayServicer(pb2_grpc.PlayServiceServicer):
                     if session_id is None and command not in ("create", "attach_session_id"):
                         raise ValueError(f"the first Play command must be create or attach_session_id, not {command}")
                     if command == "create":
-                        view = self._create(request.create)
+                        view = await self._create(request.create)
                         session_id = view.session_id
                     elif command == "attach_session_id":
-                        view = self.store.get(request.attach_session_id, _options(request.options))
+                        view = await self.store.get(request.attach_session_id, _options(request.options))
                         session_id = view.session_id
                     elif command == "action":
-                        view = self._step(session_id, request.action, request.options)
+                        view = await self._step(session_id, request.action, request.options)
                     else:
-                        view = self._reset(request.reset, session_id)
+                        view = await self._reset(request.reset, session_id)
                 except (PlayError, InvalidId, ValueError, TypeError) as exc:
                     code = status_of(exc)
-                    context.abort(code, str(exc))
+                    await context.abort(code, str(exc))
                 yield transition_message(view)
         finally:
             if close_on_end and session_id is not None:
                 try:
-                    self.store.close_session(session_id)
+                    await self.store.close_session(session_id)
                 except PlayError:
                     pass  # already gone
             self.metrics.grpc_requests.labels("Play", code.name).inc()

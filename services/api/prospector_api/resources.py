@@ -35,6 +35,7 @@ class Resources:
 
     async def aclose(self) -> None:
         await self.events_redis.aclose()
+        await self.store.aclose()  # this loop's play connections
         self.close()
 
 

@@ -18,13 +18,24 @@ once, in some order, and a session is never corrupted; a replica that dies
 mid-step loses only that step's write.
 
 Each process keeps the engines of recently used sessions warm (an LRU of
-CACHE_SESSIONS, each with the version it holds and a lock), so the common
-step is one round trip: step the warm engine, compare-and-set against the
-version it holds. When another replica moved the session on, the
+CACHE_SESSIONS, each with the version of Redis's state it holds), so the
+common step is one round trip: step the warm engine, compare-and-set against
+the version it holds. A call checks the warm engine out of the cache and
+back in after its commit, so no two calls ever share an engine (a concurrent
+call on the same session loads its own from Redis) and no lock is held
+across an await. When another replica moved the session on, the
 compare-and-set fails and the step starts again from Redis's state; Redis
 stays the only truth, the cache only saves the read and the restore.
 Creation is one script too: drop expired members, check the cap, add.
 Time is Redis's own (TIME), so replicas with skewed clocks agree on expiry.
+
+The play calls are coroutines: HTTP handlers and the gRPC servicer run them
+on the event loop itself, with no thread hop per step (the engine work in
+between, about 0.1 ms, is plain synchronous code). Each event loop gets its
+own pipelined Redis connection (prospector_api.redis_pipe; asyncio
+connections belong to the loop that opened them), so one store serves
+uvicorn's loop and a gRPC server's loop alike. `ping` and `active_count`
+stay synchronous (redis-py), for readiness checks and /metrics.
 
 Both transports (HTTP and gRPC) use this class; their errors map from the
 exceptions below.
@@ -32,21 +43,28 @@ exceptions below.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import re
 import secrets
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import redis
+from redis.exceptions import NoScriptError
 from prospector import spec
 from prospector.engine import Engine
 from prospector.spec import EnvConfig, as_config
 from prospector_common.ids import InvalidId
 from prospector_common.outbox import connect_redis
+
+from .redis_pipe import Caller, connect_pipe
 
 SESSION_ID_RE = re.compile(r"\A[0-9a-f]{32}\Z")
 SESSION_ID_PATTERN = "^[0-9a-f]{32}$"  # the same, for OpenAPI
@@ -54,6 +72,7 @@ MAX_SEED = 2**64 - 1
 RANDOM_SEED_BITS = 53  # random seeds stay exact in JavaScript numbers
 COMMIT_ATTEMPTS = 50  # compare-and-set retries before giving up (SessionBusy)
 CACHE_SESSIONS = 1024  # engines kept warm per process (about 30 kB each)
+RETRY_PAUSE_S = 0.0005  # after a lost compare-and-set, before reading the winner's state
 
 # ---- errors (each transport maps them to its status codes) ---------------------------
 
@@ -112,6 +131,13 @@ def check_seed(value: object) -> int:
 
 
 # ---- what a call returns ------------------------------------------------------------------
+
+
+def dump_json(value: Any) -> bytes:
+    """Play replies on the wire (HTTP bodies, gRPC's state_json): orjson, several times faster
+    than json on a render state, the largest part of a step's reply."""
+    return orjson.dumps(value)
+
 
 
 @dataclass(frozen=True)
@@ -198,14 +224,15 @@ return {0, redis.call('GET', KEYS[2])}
 """
 
 # KEYS: session, index, known. ARGV: version, state, seed, config, ttl_ms, tombstone_ms, id
-# -> {1, expires_ms} committed, {0} version moved on, {-1} gone
+# (seed and config "" when unchanged, as after a step) -> {1, expires_ms} committed,
+# {0} version moved on, {-1} gone
 _COMMIT = _NOW_MS + """
 local v = redis.call('HGET', KEYS[1], 'version')
 if not v then return {-1} end
 if v ~= ARGV[1] then return {0} end
 local expires = now + tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'seed', ARGV[3], 'config', ARGV[4],
-           'version', tonumber(v) + 1, 'expires_ms', expires)
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', tonumber(v) + 1, 'expires_ms', expires)
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'seed', ARGV[3], 'config', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], expires, ARGV[7])
 redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]) + tonumber(ARGV[6]))
@@ -222,7 +249,8 @@ return existed
 
 
 class SessionStore:
-    """Play sessions in Redis (see the module doc). Thread-safe; one per process is enough."""
+    """Play sessions in Redis (see the module doc). One per process is enough; thread-safe, and
+    usable from several event loops (each gets its own connections)."""
 
     def __init__(
         self,
@@ -238,13 +266,12 @@ class SessionStore:
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.max_sessions = int(max_sessions)
         self.tombstone_ms = max(1, int(tombstone_s * 1000))
-        self.redis = connect_redis(redis_url, timeout_s=timeout_s)
-        self._create = self.redis.register_script(_CREATE)
-        self._read = self.redis.register_script(_READ)
-        self._commit = self.redis.register_script(_COMMIT)
-        self._close = self.redis.register_script(_CLOSE)
+        self.redis_url, self.timeout_s = redis_url, timeout_s
+        self.redis = connect_redis(redis_url, timeout_s=timeout_s)  # sync: ping, active_count
+        self._pipes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Caller] = weakref.WeakKeyDictionary()
+        self._scripts = {script: _sha1(script) for script in (_CREATE, _READ, _COMMIT, _CLOSE)}
         self._cache: OrderedDict[str, _Warm] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the cache and the client map; never held across an await
 
     @classmethod
     def from_settings(cls, settings: Any, api_settings: Any) -> SessionStore:
@@ -258,7 +285,15 @@ class SessionStore:
         )
 
     def close(self) -> None:
+        """Close the synchronous client (the asynchronous ones: `aclose` on their loops)."""
         self.redis.close()
+
+    async def aclose(self) -> None:
+        """Close this event loop's connection."""
+        with self._lock:
+            pipe = self._pipes.pop(asyncio.get_running_loop(), None)
+        if pipe is not None:
+            await pipe.aclose()
 
     # ---- keys ------------------------------------------------------------------------
 
@@ -272,21 +307,45 @@ class SessionStore:
     def known_key(self, session_id: str) -> str:
         return f"{self.prefix}:known:{session_id}"
 
-    # ---- warm engines ------------------------------------------------------------------
+    # ---- Redis from the running event loop ------------------------------------------------
 
-    def _warm(self, session_id: str) -> _Warm:
-        with self._cache_lock:
-            warm = self._cache.get(session_id)
-            if warm is None:
-                warm = self._cache[session_id] = _Warm()
-                while len(self._cache) > CACHE_SESSIONS:
-                    self._cache.popitem(last=False)
-            else:
-                self._cache.move_to_end(session_id)
-            return warm
+    def _pipe(self) -> Caller:
+        loop = asyncio.get_running_loop()
+        pipe = self._pipes.get(loop)
+        if pipe is None:
+            with self._lock:
+                # like connect_redis, it gives up fast: a dead Redis costs a call about
+                # timeout_s, and the caller a 503, not seconds of retries
+                pipe = self._pipes.setdefault(loop, connect_pipe(self.redis_url, timeout_s=self.timeout_s))
+        return pipe
+
+    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA, loading the script first if this Redis does not know it (a restarted Redis)."""
+        pipe, sha = self._pipe(), self._scripts[script]
+        with _redis_errors():
+            try:
+                return await pipe.call("EVALSHA", sha, len(keys), *keys, *args)
+            except NoScriptError:
+                await pipe.call("SCRIPT", "LOAD", script)
+                return await pipe.call("EVALSHA", sha, len(keys), *keys, *args)
+
+    # ---- warm engines: checked out for the length of one call ----------------------------
+
+    def _checkout(self, session_id: str) -> _Warm | None:
+        with self._lock:
+            return self._cache.pop(session_id, None)
+
+    def _checkin(self, session_id: str, warm: _Warm) -> None:
+        with self._lock:
+            held = self._cache.get(session_id)
+            if held is None or held.version <= warm.version:  # keep the newer of two racing calls
+                self._cache[session_id] = warm
+            self._cache.move_to_end(session_id)
+            while len(self._cache) > CACHE_SESSIONS:
+                self._cache.popitem(last=False)
 
     def _forget(self, session_id: str) -> None:
-        with self._cache_lock:
+        with self._lock:
             self._cache.pop(session_id, None)
 
     # ---- calls -----------------------------------------------------------------------
@@ -301,7 +360,7 @@ class SessionStore:
         with _redis_errors():
             return int(self.redis.zcount(self.index_key, f"({int(time.time() * 1000)}", "+inf"))
 
-    def create(
+    async def create(
         self,
         seed: int | None = None,
         config: EnvConfig | dict | None = None,
@@ -312,33 +371,29 @@ class SessionStore:
         seed = secrets.randbits(RANDOM_SEED_BITS) if seed is None else check_seed(seed)
         engine = Engine(cfg, seed)
         session_id = secrets.token_hex(16)
-        with _redis_errors():
-            created, expires_ms = self._create(
-                keys=[self.index_key, self.session_key(session_id), self.known_key(session_id)],
-                args=[session_id, self.ttl_ms, self.max_sessions, self.tombstone_ms, engine.save(),
-                      seed, json.dumps(cfg.to_dict())],
-            )
-        if created:
-            warm = self._warm(session_id)
-            with warm.lock:
-                warm.engine, warm.version = engine, b"1"
-        else:
+        created, expires_ms = await self._run(
+            _CREATE, [self.index_key, self.session_key(session_id), self.known_key(session_id)],
+            [session_id, self.ttl_ms, self.max_sessions, self.tombstone_ms, engine.save(), seed,
+             json.dumps(cfg.to_dict())])
+        if not created:
             raise SessionCapReached(
                 f"the session cap is reached ({self.max_sessions} live sessions); close one or wait "
                 f"for idle sessions to expire (after {self.ttl_ms / 1000:g} s)"
             )
-        return self._view(engine, session_id, int(expires_ms), options)
+        out = self._view(engine, session_id, int(expires_ms), options)
+        self._checkin(session_id, _Warm(engine, 1))
+        return out
 
-    def get(self, session_id: str, options: ViewOptions = ViewOptions()) -> SessionView:
+    async def get(self, session_id: str, options: ViewOptions = ViewOptions()) -> SessionView:
         """The session as it stands (does not renew its TTL)."""
         session_id = validate_session_id(session_id)
-        warm = self._warm(session_id)
-        with warm.lock:
-            state, version, expires_ms = self._load(session_id)
-            self._restore(session_id, warm, state, version)
+        warm, expires_ms = await self._load(session_id, self._checkout(session_id))
+        try:
             return self._view(warm.engine, session_id, expires_ms, options)
+        finally:
+            self._checkin(session_id, warm)
 
-    def step(self, session_id: str, action: object, options: ViewOptions = ViewOptions()) -> SessionView:
+    async def step(self, session_id: str, action: object, options: ViewOptions = ViewOptions()) -> SessionView:
         """Take one action (0..68) and return the transition."""
         action = check_action(action)
         session_id = validate_session_id(session_id)
@@ -352,9 +407,9 @@ class SessionStore:
             out.terminated, out.truncated = result[1], result[2]
             return out
 
-        return self._mutate(session_id, apply, view)
+        return await self._mutate(session_id, apply, view, same_episode=True)
 
-    def reset(
+    async def reset(
         self,
         session_id: str,
         seed: int | None = None,
@@ -370,34 +425,43 @@ class SessionStore:
         def apply(engine: Engine) -> None:
             engine.reset(engine.next_seed if seed is None else seed, new_config)
 
-        return self._mutate(session_id, apply,
-                            lambda engine, expires_ms, _: self._view(engine, session_id, expires_ms, options))
+        return await self._mutate(session_id, apply,
+                                  lambda engine, expires_ms, _: self._view(engine, session_id, expires_ms, options),
+                                  same_episode=False)
 
-    def close_session(self, session_id: str) -> None:
+    async def close_session(self, session_id: str) -> None:
         """End a session and free its slot; SessionNotFound / SessionExpired if it is not live."""
         session_id = validate_session_id(session_id)
-        with _redis_errors():
-            closed = self._close(
-                keys=[self.session_key(session_id), self.index_key, self.known_key(session_id)],
-                args=[session_id, self.tombstone_ms],
-            )
-            self._forget(session_id)
-            if closed:
-                return
-            known = self.redis.get(self.known_key(session_id))
-        raise self._gone(session_id, known)
+        closed = await self._run(_CLOSE, [self.session_key(session_id), self.index_key, self.known_key(session_id)],
+                                 [session_id, self.tombstone_ms])
+        self._forget(session_id)
+        if not closed:
+            raise await self._gone(session_id)
 
     # ---- internals ---------------------------------------------------------------------
 
-    def _load(self, session_id: str) -> tuple[bytes, bytes, int]:
-        with _redis_errors():
-            reply = self._read(keys=[self.session_key(session_id), self.known_key(session_id)])
+    async def _load(self, session_id: str, warm: _Warm | None) -> tuple[_Warm, int]:
+        """Redis's state of the session in `warm`'s engine (restored only if it holds another version)."""
+        reply = await self._run(_READ, [self.session_key(session_id), self.known_key(session_id)], [])
         if reply[0] != 1:
-            raise self._gone(session_id, reply[1])
+            raise self._gone_from(session_id, reply[1])
         _, state, version, _seed, _config, expires_ms = reply
-        return state, version, int(expires_ms)
+        version = int(version)
+        if warm is None or warm.version != version:
+            engine = warm.engine if warm is not None else Engine()
+            try:
+                engine.restore(state)
+            except ValueError as exc:  # e.g. saved by an engine of another spec version
+                raise SessionExpired(f"session {session_id} cannot be resumed: {exc}") from None
+            warm = _Warm(engine, version)
+        return warm, int(expires_ms)
 
-    def _gone(self, session_id: str, known: bytes | None) -> PlayError:
+    async def _gone(self, session_id: str) -> PlayError:
+        with _redis_errors():
+            known = await self._pipe().call("GET", self.known_key(session_id))
+        return self._gone_from(session_id, known)
+
+    def _gone_from(self, session_id: str, known: bytes | None) -> PlayError:
         if known == b"live":
             return SessionExpired(
                 f"session {session_id} expired (idle for more than {self.ttl_ms / 1000:g} s); create a new one"
@@ -406,40 +470,28 @@ class SessionStore:
             return SessionNotFound(f"session {session_id} was closed")
         return SessionNotFound(f"session {session_id} does not exist")
 
-    def _restore(self, session_id: str, warm: _Warm, state: bytes, version: bytes) -> None:
-        if warm.engine is None:
-            warm.engine = Engine()
-        warm.version = None
-        try:
-            warm.engine.restore(state)
-        except ValueError as exc:  # e.g. saved by an engine of another spec version
-            raise SessionExpired(f"session {session_id} cannot be resumed: {exc}") from None
-        warm.version = version
-
-    def _mutate(self, session_id: str, apply: Any, view: Any) -> SessionView:
-        warm = self._warm(session_id)
-        with warm.lock:
-            for _ in range(COMMIT_ATTEMPTS):
-                if warm.version is None:
-                    state, version, _ = self._load(session_id)
-                    self._restore(session_id, warm, state, version)
-                expected, warm.version = warm.version, None  # the engine moves on from here
-                result = apply(warm.engine)
-                with _redis_errors():
-                    reply = self._commit(
-                        keys=[self.session_key(session_id), self.index_key, self.known_key(session_id)],
-                        args=[expected, warm.engine.save(), warm.engine.seed,
-                              json.dumps(warm.engine.config.to_dict()), self.ttl_ms, self.tombstone_ms, session_id],
-                    )
-                if reply[0] == 1:
-                    warm.version = str(int(expected) + 1).encode()
-                    return view(warm.engine, int(reply[1]), result)
-                if reply[0] == -1:  # expired or closed (here or elsewhere)
-                    self._forget(session_id)
-                    with _redis_errors():
-                        known = self.redis.get(self.known_key(session_id))
-                    raise self._gone(session_id, known)
-                time.sleep(0.0005)  # another writer won this round: read its state and go again
+    async def _mutate(self, session_id: str, apply: Any, view: Any, *, same_episode: bool) -> SessionView:
+        """apply(engine) to the session and commit it; `same_episode`: seed and config unchanged."""
+        warm = self._checkout(session_id)
+        keys = [self.session_key(session_id), self.index_key, self.known_key(session_id)]
+        for _ in range(COMMIT_ATTEMPTS):
+            if warm is None:
+                warm, _ = await self._load(session_id, None)
+            engine = warm.engine
+            result = apply(engine)
+            seed, config = ("", "") if same_episode else (engine.seed, json.dumps(engine.config.to_dict()))
+            reply = await self._run(_COMMIT, keys, [warm.version, engine.save(), seed, config, self.ttl_ms,
+                                                    self.tombstone_ms, session_id])
+            if reply[0] == 1:
+                warm.version += 1
+                out = view(engine, int(reply[1]), result)  # before check-in: then the engine is anyone's
+                self._checkin(session_id, warm)
+                return out
+            if reply[0] == -1:  # expired or closed (here or elsewhere)
+                self._forget(session_id)
+                raise await self._gone(session_id)
+            warm = None  # another writer won this round: read its state and go again
+            await asyncio.sleep(RETRY_PAUSE_S)
         raise SessionBusy(f"session {session_id} is being stepped by too many callers at once; try again")
 
     @staticmethod
@@ -451,7 +503,7 @@ class SessionStore:
             config=engine.config.to_dict(),
             expires_at=expires_ms / 1000.0,
             t=engine.t,
-            action_mask=[bool(m) for m in engine.action_mask()],
+            action_mask=engine.action_mask().astype(bool).tolist(),  # in C: a third of the Python loop
             state=engine.render_state() if options.include_state else None,
             observation=[float(x) for x in engine.observation()] if options.include_observation else None,
             terminated=engine.terminated,
@@ -461,14 +513,16 @@ class SessionStore:
 
 
 class _Warm:
-    """A session's engine kept in this process, the version of Redis's state it holds (None: unknown)."""
+    """A session's engine kept in this process and the version of Redis's state it holds."""
 
-    __slots__ = ("lock", "engine", "version")
+    __slots__ = ("engine", "version")
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.engine: Engine | None = None
-        self.version: bytes | None = None
+    def __init__(self, engine: Engine, version: int) -> None:
+        self.engine, self.version = engine, version
+
+
+def _sha1(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
 
 
 class _redis_errors:

@@ -6,7 +6,8 @@ Python code generated from it lives in ``prospector_rpc.gen`` (built by
 which says what to do when it has not been built.
 
     pb                  the generated modules (pb2, pb2_grpc) and service names
-    server              serve_grpc(): servicers + health + reflection, size limits, clean stop
+    server              serve_grpc() (thread pool) / serve_grpc_aio() (asyncio): servicers + health +
+                        reflection, size limits, clean stop; SO_REUSEPORT only when asked (reuse_port)
     convert             message_from_dict(): plain dicts into messages
     trainer_servicer    TrainerServicer: TrainerService.Status from a status dict
     metrics             per-service Prometheus registries, the metrics HTTP server, TrainerMetrics

@@ -12,6 +12,15 @@ SO_REUSEPORT, so a port already taken is an error rather than a silently
 shared socket) and starts the server. ``stop`` first turns every health
 status to NOT_SERVING, so load balancers and Watch clients drain, then stops
 the server with the given grace.
+
+``serve_grpc_aio`` does the same for asyncio servicers (``async def``
+methods) on a grpc.aio server in the running event loop: the API serves its
+PlayService that way, on the loop uvicorn runs, so a call costs no thread hop.
+
+``reuse_port=True`` (either function) sets SO_REUSEPORT instead: several
+processes then share the port and the kernel spreads connections among them.
+Only for the worker processes of one service whose parent has checked the
+port is free (``prospector api --workers N``), never as a default.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from .pb import pb2, pb2_grpc
@@ -127,6 +137,41 @@ class GrpcServer(grpc.Server):
         self.stop(grace=1.0).wait()
 
 
+def _server_options(max_receive_message_bytes: int, max_send_message_bytes: int, reuse_port: bool,
+                    options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    return [
+        ("grpc.max_receive_message_length", int(max_receive_message_bytes)),
+        ("grpc.max_send_message_length", int(max_send_message_bytes)),
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+        *options,
+    ]
+
+
+def _add_services(server: Any, servicers: Sequence[Any], health_servicer: Any) -> list[str]:
+    """Servicers, health and reflection on server (sync or aio); returns the services' names."""
+    registrations = [r for s in servicers for r in _registrations(s)]
+    names = [name for _, _, name in registrations]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a service was given twice: {names}")
+    for add, servicer, _ in registrations:
+        add(servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    return names
+
+
+def _bind(server: Any, host: str, port: int) -> int:
+    """Bind host:port on server; RuntimeError when it cannot (the caller stops the server)."""
+    address = _address(host, port)
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise RuntimeError(f"gRPC server cannot bind {address}: {exc}") from exc
+    if not bound:  # older grpcio returns 0 instead of raising
+        raise RuntimeError(f"gRPC server cannot bind {address}")
+    return bound
+
+
 def serve_grpc(
     servicers: Sequence[Any],
     port: int,
@@ -136,6 +181,7 @@ def serve_grpc(
     max_receive_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_send_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     maximum_concurrent_rpcs: int | None = None,
+    reuse_port: bool = False,
     options: Sequence[tuple[str, Any]] = (),
 ) -> GrpcServer:
     """Start a gRPC server on host:port with servicers, health and reflection.
@@ -144,47 +190,78 @@ def serve_grpc(
     prospector.proto (found by their base class), or explicit
     ``(add_fn, servicer, full_service_name)`` tuples. port 0 picks a free port
     (read it from ``server.port``). max_workers bounds the RPCs handled at once;
-    each open bidirectional stream holds one worker. Raises RuntimeError when
-    the address cannot be bound.
+    each open bidirectional stream holds one worker. reuse_port: see the module
+    doc. Raises RuntimeError when the address cannot be bound.
     """
-    registrations = [r for s in servicers for r in _registrations(s)]
-    names = [name for _, _, name in registrations]
-    if len(set(names)) != len(names):
-        raise ValueError(f"a service was given twice: {names}")
-
-    server_options = [
-        ("grpc.max_receive_message_length", int(max_receive_message_bytes)),
-        ("grpc.max_send_message_length", int(max_send_message_bytes)),
-        ("grpc.so_reuseport", 0),
-        *options,
-    ]
     pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
-    server = grpc.server(pool, options=server_options, maximum_concurrent_rpcs=maximum_concurrent_rpcs)
-
-    for add, servicer, _ in registrations:
-        add(servicer, server)
-
+    server = grpc.server(pool, options=_server_options(max_receive_message_bytes, max_send_message_bytes,
+                                                       reuse_port, options),
+                         maximum_concurrent_rpcs=maximum_concurrent_rpcs)
     health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", *names):
-        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-
-    reflection.enable_server_reflection(
-        (*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-
-    address = _address(host, port)
     try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError as exc:
+        names = _add_services(server, servicers, health_servicer)
+        for name in ("", *names):
+            health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        bound = _bind(server, host, port)
+    except BaseException:
         server.stop(None)
         pool.shutdown(wait=False)
-        raise RuntimeError(f"gRPC server cannot bind {address}: {exc}") from exc
-    if not bound:  # older grpcio returns 0 instead of raising
-        server.stop(None)
-        pool.shutdown(wait=False)
-        raise RuntimeError(f"gRPC server cannot bind {address}")
-
+        raise
     wrapped = GrpcServer(server, health_servicer, bound, names, pool)
     wrapped.start()
     return wrapped
+
+
+class AioGrpcServer:
+    """A started grpc.aio server with its health service (see serve_grpc_aio); use it from its loop.
+
+    ``port`` is the bound port, ``service_names`` the services added,
+    ``server`` the grpc.aio.Server itself.
+    """
+
+    def __init__(self, server: grpc.aio.Server, health_servicer: health_aio.HealthServicer, port: int,
+                 service_names: Sequence[str]):
+        self.server = server
+        self.health = health_servicer
+        self.port = port
+        self.service_names = tuple(service_names)
+
+    async def set_serving(self, service: str, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        await self.health.set(service, status)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Health to NOT_SERVING, then stop: new RPCs refused at once, those in flight get ``grace``."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+    async def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return await self.server.wait_for_termination(timeout)
+
+
+async def serve_grpc_aio(
+    servicers: Sequence[Any],
+    port: int,
+    host: str = "0.0.0.0",
+    *,
+    max_receive_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    max_send_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    maximum_concurrent_rpcs: int | None = None,
+    reuse_port: bool = False,
+    options: Sequence[tuple[str, Any]] = (),
+) -> AioGrpcServer:
+    """serve_grpc for asyncio servicers: a started grpc.aio server in the running event loop."""
+    server = grpc.aio.server(options=_server_options(max_receive_message_bytes, max_send_message_bytes,
+                                                     reuse_port, options),
+                             maximum_concurrent_rpcs=maximum_concurrent_rpcs)
+    health_servicer = health_aio.HealthServicer()
+    try:
+        names = _add_services(server, servicers, health_servicer)
+        for name in ("", *names):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        bound = _bind(server, host, port)
+    except BaseException:
+        await server.stop(None)
+        raise
+    await server.start()
+    return AioGrpcServer(server, health_servicer, bound, names)

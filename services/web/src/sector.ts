@@ -386,10 +386,20 @@ function drawField(ctx: CanvasRenderingContext2D, r: Rect, graph: Graph, view: V
   shipShape(ctx, cx, cy, angle, 11);
 }
 
+/** True when the view's node indices (current node, threat, visited, hops) are the graph's. */
+export function viewFitsGraph(graph: Graph, view: View): boolean {
+  const n = graph.nodes.length;
+  return view.current_node >= 0 && view.current_node < n && view.threat.length === n
+    && view.visited.length === n && view.hops.length === n;
+}
+
 export function drawSector(ctx: CanvasRenderingContext2D, width: number, height: number, graph: Graph, view: View,
                            effects: Effect[], now: number): void {
   ctx.fillStyle = C.bg;
   ctx.fillRect(0, 0, width, height);
+  // While a new replay loads, its graph can arrive a moment before its first frame: a view
+  // of another belt is not drawn on this one (the next frame redraws).
+  if (!viewFitsGraph(graph, view)) return;
   const { map, field } = layout(width, height);
   drawMap(ctx, map, graph, view, effects, now);
   drawField(ctx, field, graph, view, effects, now);

@@ -48,6 +48,8 @@ export function SectorCanvas({ graph, view, frameKey, events, label }: Props) {
     let raf = 0;
     let lastPulse = 0;
     const loop = (now: number) => {
+      // the next frame first: one failed draw must not leave the canvas frozen for good
+      raf = requestAnimationFrame(loop);
       s.effects = liveEffects(s.effects, now);
       // effects animate every frame; otherwise only the current-node pulse, ten times a second
       if (s.dirty || s.effects.length > 0 || now - lastPulse > 100) {
@@ -55,7 +57,6 @@ export function SectorCanvas({ graph, view, frameKey, events, label }: Props) {
         s.dirty = false;
         lastPulse = now;
       }
-      raf = requestAnimationFrame(loop);
     };
     raf = requestAnimationFrame(loop);
     return () => {

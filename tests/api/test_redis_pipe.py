@@ -1,0 +1,113 @@
+"""The play sessions' pipelined Redis connection, against the real Redis: replies reach their own
+callers, errors and timeouts leave the connection in step, a broken connection is replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import redis
+from prospector_api.redis_pipe import Pipe, RedisPyCaller, connect_pipe
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .conftest import REDIS_URL, free_port
+
+
+def _run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_many_calls_in_flight_each_get_their_own_reply(prefix):
+    async def go() -> list:
+        pipe = connect_pipe(REDIS_URL)
+        try:
+            await asyncio.gather(*(pipe.call("SET", f"{prefix}:k{i}", b"v%d" % i) for i in range(300)))
+            return await asyncio.gather(*(pipe.call("GET", f"{prefix}:k{i}") for i in range(300)))
+        finally:
+            await pipe.aclose()
+
+    assert isinstance(connect_pipe(REDIS_URL), Pipe)
+    assert _run(go()) == [b"v%d" % i for i in range(300)]
+
+
+def test_error_replies_raise_and_the_connection_stays_in_step(prefix):
+    async def go() -> None:
+        pipe = connect_pipe(REDIS_URL)
+        try:
+            with pytest.raises(NoScriptError):
+                await pipe.call("EVALSHA", "0" * 40, 0)
+            with pytest.raises(ResponseError, match="wrong number of arguments"):
+                await pipe.call("GET")
+            assert await pipe.call("EVAL", "return {1, ARGV[1]}", 0, 42) == [1, b"42"]
+        finally:
+            await pipe.aclose()
+
+    _run(go())
+
+
+def test_a_late_reply_goes_to_its_abandoned_call_not_the_next(prefix):
+    key = f"{prefix}:list"
+
+    async def go() -> None:
+        pipe = connect_pipe(REDIS_URL, timeout_s=0.1)
+        try:
+            with pytest.raises(RedisTimeoutError):
+                await pipe.call("BLPOP", key, "0.3")  # Redis answers (nil) after 0.3 s
+            await asyncio.sleep(0.35)
+            assert await pipe.call("ECHO", "mine") == b"mine"
+        finally:
+            await pipe.aclose()
+
+    _run(go())
+
+
+def test_a_killed_connection_fails_its_calls_and_the_next_call_reconnects(redis_client):
+    async def go() -> None:
+        pipe = connect_pipe(REDIS_URL)
+        try:
+            first = await pipe.call("CLIENT", "ID")
+            redis_client.client_kill_filter(_id=first)
+            with pytest.raises(RedisConnectionError):
+                await pipe.call("PING")
+            assert await pipe.call("PING") == b"PONG"
+            assert await pipe.call("CLIENT", "ID") != first
+        finally:
+            await pipe.aclose()
+
+    _run(go())
+
+
+def test_unreachable_redis_is_a_connection_error():
+    async def go() -> None:
+        pipe = connect_pipe(f"redis://127.0.0.1:{free_port()}/0")
+        with pytest.raises(RedisConnectionError, match="cannot connect"):
+            await pipe.call("PING")
+
+    _run(go())
+
+
+def test_the_urls_database_is_selected(redis_client):
+    key = f"test:{uuid.uuid4().hex[:12]}:db"
+    other = REDIS_URL.rsplit("/", 1)[0] + "/3"
+
+    async def go() -> None:
+        pipe = connect_pipe(other)
+        try:
+            await pipe.call("SET", key, "x", "EX", 60)
+        finally:
+            await pipe.aclose()
+
+    _run(go())
+    in_db3 = redis.Redis.from_url(other)
+    try:
+        assert in_db3.get(key) == b"x" and redis_client.get(key) is None
+    finally:
+        in_db3.delete(key)
+        in_db3.close()
+
+
+def test_other_schemes_use_redis_py():
+    assert isinstance(connect_pipe("unix:///nonexistent/redis.sock"), RedisPyCaller)
