@@ -131,7 +131,7 @@ def add_bench_learn_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="learn", help="training config (default: learn)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--env-steps", type=int, default=None,
-                   help="training budget in env steps (default: the bench budget, about 16 minutes here)")
+                   help="training budget in env steps (default: the bench budget, about 25 minutes here)")
     p.add_argument("--episodes", type=int, default=200, help="held-out evaluation seeds (default 200)")
     p.add_argument("--seed0", type=int, default=1_000_000, help="first held-out seed (default 1,000,000)")
     # PPO's policy is stochastic: it is trained sampling, and its argmax can
