@@ -40,7 +40,10 @@ export function SectorCanvas({ graph, view, frameKey, events, label }: Props) {
       el.width = Math.round(s.width * ratio);
       el.height = Math.round(s.height * ratio);
       ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-      s.dirty = true;
+      // Setting the size clears the canvas, and ResizeObserver runs after this frame's
+      // animation callbacks: draw now, or the frame is painted blank (a flicker whenever
+      // the HUD beside it changes height).
+      drawSector(ctx, s.width, s.height, s.graph, s.view, s.effects, performance.now());
     };
     const observer = new ResizeObserver(resize);
     observer.observe(el);
