@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +29,8 @@ from prospector_common.outbox import dedupe_key
 from prospector_common.settings import Settings
 from prospector_common.storage import RunPaths
 from prospector_common.streams import WindowAnnouncement
+
+from live_server import LiveServer  # noqa: F401 - re-exported for the API tests
 
 REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -156,32 +156,3 @@ def client(settings: Settings, api_settings: ApiSettings) -> Iterator[TestClient
         yield c
 
 
-class LiveServer:
-    """The app under a real uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()

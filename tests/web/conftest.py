@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "services" / "web"
@@ -137,35 +135,6 @@ def release_held_window(belt: Belt) -> None:
 # ---- the API, serving the page ---------------------------------------------------------------
 
 
-class LiveServer:
-    """An app under a real uvicorn in a thread, on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
 
 
 def make_app(belt: Belt, dist: Path):
@@ -181,14 +150,16 @@ def make_app(belt: Belt, dist: Path):
 
 @pytest.fixture(scope="session")
 def server(belt: Belt, web_dist: Path) -> Iterator[LiveServer]:
-    with LiveServer(make_app(belt, web_dist)) as live:
+    with LiveServer(make_app(belt, web_dist), start_timeout=15) as live:
         yield live
 
 
 # ---- the browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while sync_playwright is open its event loop runs in this
+# thread, and any later test in the same xdist worker that calls asyncio.run() fails.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

@@ -137,7 +137,7 @@ def test_a_run_without_replays_says_so(belt, web_dist, tmp_path, page):
     with Catalog(Settings(data_dir=tmp_path).database_url) as catalog:
         catalog.create_all()
         catalog.upsert_run(empty, config={}, spec_version=spec.SPEC_VERSION, git_sha="nogit")
-    with LiveServer(make_app(fresh, web_dist)) as server:
+    with LiveServer(make_app(fresh, web_dist), start_timeout=15) as server:
         page.goto(server.url + "/")
         message = page.get_by_test_id("empty-state")
         message.wait_for()
