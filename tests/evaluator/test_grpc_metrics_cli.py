@@ -137,4 +137,9 @@ def test_replay_is_logged_as_an_offline_wandb_artifact(tmp_path, caplog):
     assert logger.enabled, warnings
     logs = list(tmp_path.glob("wandb-evaluator/wandb/offline-run-*/run-*.wandb"))
     assert logs, f"no offline W&B run was written; warnings: {warnings}"
-    assert b"replay-20261122-000000-nogit-abcd-1-w000001-s7-00000000" in logs[0].read_bytes()
+    # wandb's service process may still be writing the file when finish() returns
+    name = b"replay-20261122-000000-nogit-abcd-1-w000001-s7-00000000"
+    deadline = time.monotonic() + 20
+    while name not in logs[0].read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert name in logs[0].read_bytes()
