@@ -162,70 +162,80 @@ class Engine:
         r = self._render
         lib.pr_render_snapshot(self._env, r)
         names = spec.COMMODITIES
+        n_types = len(spec.NODE_TYPES)
+        # whole arrays at once (ffi.unpack) rather than element by element: a play
+        # session renders on every step, and cffi indexing costs more than the rest
+        n = r.n_nodes
+        kinds, xs, ys = ffi.unpack(r.node_type, n), ffi.unpack(r.node_x, n), ffi.unpack(r.node_y, n)
+        degrees, visited, hops = ffi.unpack(r.node_degree, n), ffi.unpack(r.node_visited, n), ffi.unpack(r.node_hops, n)
+        threats = ffi.unpack(r.node_threat_est, n)
+        neighbor, travel_time = bytes(ffi.buffer(r.node_neighbor)), bytes(ffi.buffer(r.node_travel_time))
+        width = spec.MAX_NEIGHBORS
         nodes = []
-        for i in range(r.n_nodes):
-            degree = r.node_degree[i]
+        for i in range(n):
+            kind = kinds[i]
             nodes.append({
                 "id": i,
-                "type": spec.NODE_TYPES[r.node_type[i]] if r.node_type[i] < len(spec.NODE_TYPES) else int(r.node_type[i]),
-                "x": int(r.node_x[i]),
-                "y": int(r.node_y[i]),
-                "neighbors": [int(r.node_neighbor[i][k]) for k in range(degree)],
-                "travel_times": [int(r.node_travel_time[i][k]) for k in range(degree)],
-                "visited": bool(r.node_visited[i]),
-                "threat_estimate": float(r.node_threat_est[i]),
-                "hops": int(r.node_hops[i]),
+                "type": spec.NODE_TYPES[kind] if kind < n_types else kind,
+                "x": xs[i],
+                "y": ys[i],
+                "neighbors": list(neighbor[i * width:i * width + degrees[i]]),
+                "travel_times": list(travel_time[i * width:i * width + degrees[i]]),
+                "visited": bool(visited[i]),
+                "threat_estimate": threats[i],
+                "hops": hops[i],
             })
         asteroids = []
-        for a in range(r.n_asteroids):
-            if not r.ast_valid[a]:
+        k = r.n_asteroids
+        valid, stability = ffi.unpack(r.ast_valid, k), ffi.unpack(r.ast_stability, k)
+        depletion, confidence = ffi.unpack(r.ast_depletion, k), ffi.unpack(r.ast_confidence, k)
+        for a in range(k):
+            if not valid[a]:
                 continue
             asteroids.append({
                 "slot": a,
                 "selected": a == r.selected,
-                "composition": {names[c]: float(r.ast_comp[a][c]) for c in range(spec.N_COMMODITIES)},
-                "stability": float(r.ast_stability[a]),
-                "depletion": float(r.ast_depletion[a]),
-                "confidence": float(r.ast_confidence[a]),
+                "composition": dict(zip(names, ffi.unpack(r.ast_comp[a], spec.N_COMMODITIES))),
+                "stability": stability[a],
+                "depletion": depletion[a],
+                "confidence": confidence[a],
             })
-        metrics = {name: float(r.metrics[i]) for i, name in enumerate(spec.METRIC_NAMES)}
+        metrics = dict(zip(spec.METRIC_NAMES, ffi.unpack(r.metrics, spec.N_METRICS)))
+        price, prev_price = ffi.unpack(r.price, spec.N_COMMODITIES), ffi.unpack(r.prev_price, spec.N_COMMODITIES)
+        inventory = ffi.unpack(r.inventory, spec.N_COMMODITIES)
         return {
-            "t": int(r.t),
-            "time_remaining": int(r.time_remaining),
-            "time_max": int(r.time_max),
+            "t": r.t,
+            "time_remaining": r.time_remaining,
+            "time_max": r.time_max,
             "done": bool(r.done),
             "terminated": r.done == 1,
             "truncated": r.done == 2,
             "seed": int(self._env.seed),
             "config": self.config.to_dict(),
-            "current_node": int(r.current_node),
-            "selected_asteroid": int(r.selected),
+            "current_node": r.current_node,
+            "selected_asteroid": r.selected,
             "nodes": nodes,
             "asteroids": asteroids,
             "ship": {
-                "fuel": float(r.fuel),
-                "hull": float(r.hull),
-                "heat": float(r.heat),
-                "tool": float(r.tool),
-                "alert": float(r.alert),
-                "credits": float(r.credits),
-                "repair_kits": int(r.repair_kits),
-                "stabilizers": int(r.stabilizers),
-                "decoys": int(r.decoys),
-                "escape_ticks": int(r.escape_ticks),
+                "fuel": r.fuel,
+                "hull": r.hull,
+                "heat": r.heat,
+                "tool": r.tool,
+                "alert": r.alert,
+                "credits": r.credits,
+                "repair_kits": r.repair_kits,
+                "stabilizers": r.stabilizers,
+                "decoys": r.decoys,
+                "escape_ticks": r.escape_ticks,
             },
-            "cargo": {names[c]: float(r.cargo[c]) for c in range(spec.N_COMMODITIES)},
-            "refined": {names[c]: float(r.refined[c]) for c in range(spec.N_COMMODITIES)},
-            "cargo_value": float(r.cargo_value),
+            "cargo": dict(zip(names, ffi.unpack(r.cargo, spec.N_COMMODITIES))),
+            "refined": dict(zip(names, ffi.unpack(r.refined, spec.N_COMMODITIES))),
+            "cargo_value": r.cargo_value,
             "market": {
-                names[c]: {
-                    "price": float(r.price[c]),
-                    "prev_price": float(r.prev_price[c]),
-                    "inventory": float(r.inventory[c]),
-                }
+                names[c]: {"price": price[c], "prev_price": prev_price[c], "inventory": inventory[c]}
                 for c in range(spec.N_COMMODITIES)
             },
-            "action_mask": [int(r.mask[a]) for a in range(spec.N_ACTIONS)],
+            "action_mask": ffi.unpack(r.mask, spec.N_ACTIONS),
             "events": _events_dict(r.events),
             "metrics": metrics,
         }

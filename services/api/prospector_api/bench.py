@@ -57,6 +57,8 @@ def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, default=10.0, help="steps per second per session in (a) (default 10)")
     p.add_argument("--seconds", type=float, default=None, help="duration of (a) per transport (default 30; quick 1)")
     p.add_argument("--ws-clients", type=int, default=None, help="WebSocket clients in (c) (default 50; quick 4)")
+    p.add_argument("--transports", default=",".join(TRANSPORTS),
+                   help=f"comma-separated transports for (a) and (b) (default {','.join(TRANSPORTS)})")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws")
     p.add_argument("--workers", type=int, default=None,
                    help="API worker processes (prospector api --workers; default one per core)")
@@ -538,6 +540,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     seconds = args.seconds or (1.0 if quick else 30.0)
     ws_clients = args.ws_clients or (4 if quick else 50)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
+    unknown = set(transports) - set(TRANSPORTS)
+    if unknown:
+        raise SystemExit(f"unknown transport(s) {sorted(unknown)}; choose from {', '.join(TRANSPORTS)}")
     host = "127.0.0.1"
     prefix = f"bench:{uuid.uuid4().hex[:10]}:play"
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -561,12 +567,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if "latency" not in skip:
                 results["latency"] = {
                     t: uvloop.run(_paced(t, sessions, args.rate, seconds, host, ports, per_channel, cpu))
-                    for t in TRANSPORTS}
+                    for t in transports}
             if "saturation" not in skip:
                 levels = (8,) if quick else (16, 64, 128)
                 sat_seconds = 0.8 if quick else 6.0
                 results["saturation"] = {}
-                for t in TRANSPORTS:
+                for t in transports:
                     runs = [uvloop.run(_closed_loop(t, c, sat_seconds, host, ports, per_channel, cpu))
                             for c in levels]
                     clean = [r for r in runs if r["errors"] == 0]
