@@ -255,7 +255,7 @@ class EnvConfig:
     def to_dict(self) -> dict:
         # every field is a plain int/str/bool: no deep copy (asdict) needed, and
         # render_state() calls this on every recorded frame
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in _ENV_CONFIG_FIELDS}
 
     @classmethod
     def from_dict(cls, d: dict) -> EnvConfig:
@@ -272,6 +272,9 @@ class EnvConfig:
     def reward_mode_index(self) -> int:
         return REWARD_MODES.index(self.reward_mode)
 
+
+
+_ENV_CONFIG_FIELDS = tuple(f.name for f in fields(EnvConfig))  # to_dict's keys, looked up once
 
 def curriculum(stage: int, **overrides) -> EnvConfig:
     """EnvConfig of a curriculum stage (1..5); see EnvConfig.curriculum."""

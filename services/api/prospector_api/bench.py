@@ -9,6 +9,9 @@
     (c) replay frames per second delivered over the WebSocket to N clients
         (unpaced, fps at the server's maximum), and at 30 fps, with the
         slowest and fastest client's share and Jain's fairness index
+    (d) the floor: (a)'s gRPC load on a PlayService that answers at once with
+        canned replies of the same size (prospector_api.bench_floor): what the
+        gRPC layer alone costs here, without the engine and Redis
     and the saved state per session: the engine's bytes, and Redis's memory
     for the whole session hash.
 
@@ -59,7 +62,7 @@ def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ws-clients", type=int, default=None, help="WebSocket clients in (c) (default 50; quick 4)")
     p.add_argument("--transports", default=",".join(TRANSPORTS),
                    help=f"comma-separated transports for (a) and (b) (default {','.join(TRANSPORTS)})")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws, floor")
     p.add_argument("--workers", type=int, default=None,
                    help="API worker processes (prospector api --workers; default one per core)")
     p.add_argument("--sessions-per-channel", type=int, default=10,
@@ -514,6 +517,21 @@ def stop_server(process: subprocess.Popen) -> None:
             process.wait()
 
 
+def start_floor_server(port: int, workers: int, log_path: Path, timeout_s: float = 30.0) -> subprocess.Popen:
+    """prospector_api.bench_floor (a PlayService with canned replies) on loopback, ready once
+    every worker listens."""
+    out = open(log_path, "ab")  # noqa: SIM115 - the child keeps it
+    process = subprocess.Popen([sys.executable, "-m", "prospector_api.bench_floor", "--port", str(port),
+                                "--workers", str(workers)], stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout_s
+    while _listeners(port) < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the gRPC floor server did not start (see {log_path})")
+        time.sleep(0.05)
+    return process
+
+
 def _state_sizes(redis_url: str, prefix: str, host: str, port: int) -> dict[str, Any]:
     import httpx
     import redis
@@ -579,6 +597,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     results["saturation"][t] = {
                         "max_steps_per_s_zero_errors": max((r["steps_per_s"] for r in clean), default=0.0),
                         "runs": runs}
+            if "floor" not in skip and any(t.startswith("grpc") for t in transports):
+                # (d) the same load on a gRPC server that does no work: the gRPC layer's own share
+                floor_port = free_port()
+                floor = start_floor_server(floor_port, workers, Path(tmp) / "floor.log")
+                floor_cpu = CpuMeter(floor.pid, redis_url)
+                try:
+                    results["floor"] = {
+                        t: uvloop.run(_paced(t, sessions, args.rate, seconds, host, {"grpc": floor_port},
+                                             per_channel, floor_cpu))
+                        for t in transports if t.startswith("grpc")}
+                finally:
+                    floor_cpu.redis.close()
+                    stop_server(floor)
             if "ws" not in skip:
                 ws_seconds = 1.0 if quick else 10.0
                 results["websocket"] = {
@@ -618,6 +649,10 @@ def _print(results: dict[str, Any]) -> None:
               f"offered, {r['achieved_steps_per_s']:g} done/s; p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms, "
               f"p99 {r['p99_ms']} ms (goal < {r['goal_p99_ms']:g}) max {r['max_ms']} ms; "
               f"errors {r['errors']}  [{mark}]; {_cpu_text(r['cpu'])}")
+    for t, r in results.get("floor", {}).items():
+        print(f"(d) {t:11s} floor, canned replies (no engine, no Redis): {r['achieved_steps_per_s']:g} done/s; "
+              f"p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms, p99 {r['p99_ms']} ms max {r['max_ms']} ms; "
+              f"errors {r['errors']}; {_cpu_text(r['cpu'])}")
     for t, r in results.get("saturation", {}).items():
         runs = ", ".join(f"c={x['concurrency']}: {x['steps_per_s']:g}/s p99 {x['p99_ms']} ms err {x['errors']} "
                          f"[{_cpu_text(x['cpu'])}]" for x in r["runs"])

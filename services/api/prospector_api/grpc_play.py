@@ -110,8 +110,7 @@ def _observed(method: Callable) -> Callable:
             code = status_of(exc)
             await context.abort(code, str(exc))
         finally:
-            self.metrics.grpc_requests.labels(name, code.name).inc()
-            self.metrics.grpc_latency.labels(name).observe(time.perf_counter() - start)
+            self.metrics.grpc_done(name, code.name, time.perf_counter() - start)
 
     return wrapper
 
@@ -139,7 +138,7 @@ class PlayServicer(pb2_grpc.PlayServiceServicer):
 
     async def _step(self, session_id: str, action: int, options: pb2.ResponseOptions) -> SessionView:
         view = await self.store.step(session_id, check_action(action), _options(options))
-        self.metrics.play_steps.labels("grpc").inc()
+        self.metrics.step_taken("grpc")
         return view
 
     # ---- PlayService -------------------------------------------------------------------
@@ -208,5 +207,4 @@ class PlayServicer(pb2_grpc.PlayServiceServicer):
                     await self.store.close_session(session_id)
                 except PlayError:
                     pass  # already gone
-            self.metrics.grpc_requests.labels("Play", code.name).inc()
-            self.metrics.grpc_latency.labels("Play").observe(time.perf_counter() - start)
+            self.metrics.grpc_done("Play", code.name, time.perf_counter() - start)

@@ -38,6 +38,27 @@ class ApiMetrics:
                                      namespace=ns, registry=r)
         self.ws_clients = Gauge("ws_clients", "Open replay WebSocket streams", namespace=ns, registry=r)
         self.event_clients = Gauge("event_clients", "Open live event streams", namespace=ns, registry=r)
+        self._children: dict[tuple, Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """metric.labels(*labels), kept: labels() takes a lock and builds a key on every call, and
+        a play step counts three times."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children.setdefault(key, metric.labels(*labels))
+        return child
+
+    def http_done(self, method: str, route: str, status: int, seconds: float) -> None:
+        self._child(self.requests, method, route, str(status)).inc()
+        self._child(self.latency, method, route).observe(seconds)
+
+    def grpc_done(self, method: str, code: str, seconds: float) -> None:
+        self._child(self.grpc_requests, method, code).inc()
+        self._child(self.grpc_latency, method).observe(seconds)
+
+    def step_taken(self, transport: str) -> None:
+        self._child(self.play_steps, transport).inc()
 
 
 class MetricsMiddleware:
@@ -65,5 +86,4 @@ class MetricsMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or ("/" if scope.get("path") == "/" else "unmatched")
             method = scope.get("method", "GET")
-            self.metrics.requests.labels(method, template, str(status["code"])).inc()
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
+            self.metrics.http_done(method, template, status["code"], time.perf_counter() - start)

@@ -62,7 +62,7 @@ def api_main(args: argparse.Namespace) -> int:
     if args.workers > 1 and not args.reuse_port_worker:
         return _supervise(args, http_port, grpc_port)
     if args.reuse_port_worker:
-        _stop_with_parent()
+        stop_with_parent()
     import uvloop
 
     return uvloop.run(_serve(args, http_port, grpc_port, reuse_port=args.reuse_port_worker))
@@ -162,7 +162,7 @@ def _supervise(args: argparse.Namespace, http_port: int, grpc_port: int) -> int:
     return 0
 
 
-def _stop_with_parent() -> None:
+def stop_with_parent() -> None:
     """SIGTERM this worker when its parent dies (even by SIGKILL), so no orphan keeps the ports."""
     PR_SET_PDEATHSIG = 1
     parent = os.getppid()

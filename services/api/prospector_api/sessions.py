@@ -497,6 +497,7 @@ class SessionStore:
     @staticmethod
     def _view(engine: Engine, session_id: str, expires_ms: int, options: ViewOptions) -> SessionView:
         done = engine.done
+        state = engine.render_state() if options.include_state else None
         return SessionView(
             session_id=session_id,
             seed=engine.seed,
@@ -504,11 +505,12 @@ class SessionStore:
             expires_at=expires_ms / 1000.0,
             t=engine.t,
             action_mask=engine.action_mask().astype(bool).tolist(),  # in C: a third of the Python loop
-            state=engine.render_state() if options.include_state else None,
+            state=state,
             observation=[float(x) for x in engine.observation()] if options.include_observation else None,
             terminated=engine.terminated,
             truncated=engine.truncated,
-            info={"events": engine.events(), "episode": engine.metrics() if done else None},
+            info={"events": state["events"] if state is not None else engine.events(),
+                  "episode": engine.metrics() if done else None},
         )
 
 

@@ -101,7 +101,7 @@ async def get_session(session_id: SessionIdPath, store: StoreDep, include_state:
              summary="Take one action (0..68)")
 async def step(session_id: SessionIdPath, body: StepIn, store: StoreDep, metrics: MetricsDep) -> Response:
     view = await store.step(session_id, body.action, _options(body))
-    metrics.play_steps.labels("http").inc()
+    metrics.step_taken("http")
     return FastJSON(view.step_dict())
 
 
@@ -188,7 +188,7 @@ class StepFastPath:
         except PlayError as exc:
             await play_error_response(exc)(scope, receive, send)
             return
-        resources.metrics.play_steps.labels("http").inc()
+        resources.metrics.step_taken("http")
         await FastJSON(view.step_dict())(scope, receive, send)
 
 
