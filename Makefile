@@ -40,7 +40,7 @@ STAMP_PROTOS := $(PROTO_GEN)/.protos-built
 
 PYTEST_ARGS ?= -q -n 2
 
-.PHONY: setup test ctest sanitize bench parity clean distclean
+.PHONY: setup test ctest sanitize bench parity clean distclean loadgen
 .PHONY: protos  # protos
 .PHONY: web bench-web  # the web page
 .PHONY: up status chaos  # the whole stack
@@ -83,7 +83,7 @@ $(STAMP_PROTOS): $(PROTO_SRC) $(STAMP_INSTALL)
 
 # ---- tests ---------------------------------------------------------------------
 
-test: setup web
+test: setup web loadgen
 	$(MAKE) ctest
 	cd $(WEB) && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -174,6 +174,32 @@ bench: setup $(BENCH_CORE)
 
 parity: setup
 	$(VENV)/bin/prospector parity --seeds 0:500
+
+# ---- the native gRPC load generator (services/api/loadgen) -----------------------
+
+# `make loadgen`: build/grpc_loadgen, a C++ client that plays PlayService the way
+# `prospector bench api` does, at a fraction of the Python client's CPU, so the
+# cores go to the server under test. Debian's grpc++ and protoc, installed here if
+# missing; C++ code generated from the .proto into build/loadgen/gen (redone when
+# the .proto changes; one protoc run writes all four files).
+LOADGEN     := $(BUILD)/grpc_loadgen
+LOADGEN_GEN := $(BUILD)/loadgen/gen
+GRPC_PLUGIN := /usr/bin/grpc_cpp_plugin
+
+loadgen: $(LOADGEN)
+
+$(GRPC_PLUGIN):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler pkg-config
+
+$(LOADGEN_GEN)/prospector.grpc.pb.cc: protos/prospector.proto $(GRPC_PLUGIN)
+	rm -rf $(LOADGEN_GEN) && mkdir -p $(LOADGEN_GEN)
+	protoc -Iprotos --cpp_out=$(LOADGEN_GEN) --grpc_out=$(LOADGEN_GEN) \
+		--plugin=protoc-gen-grpc=$(GRPC_PLUGIN) protos/prospector.proto
+
+$(LOADGEN): services/api/loadgen/grpc_loadgen.cc $(LOADGEN_GEN)/prospector.grpc.pb.cc
+	g++ -O2 -std=c++17 -I$(LOADGEN_GEN) $< $(LOADGEN_GEN)/prospector.pb.cc $(LOADGEN_GEN)/prospector.grpc.pb.cc \
+		-o $@ $$(pkg-config --cflags --libs grpc++ protobuf)
 
 # ---- cleaning ----------------------------------------------------------------------
 

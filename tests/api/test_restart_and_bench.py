@@ -73,5 +73,11 @@ def test_bench_api_quick_reports_every_figure():
         assert latency["errors"] == 0 and latency["steps"] > 0 and latency["p99_ms"] > 0
         assert latency["cpu"]["client_s"] > 0 and latency["cpu"]["server_s"] > 0  # who used the cores
         assert figures["saturation"][transport]["max_steps_per_s_zero_errors"] > 0
+    # gRPC load comes from the native client (build/grpc_loadgen) by default, HTTP's from Python
+    assert figures["grpc_client"] == "native"
+    assert [figures["latency"][t]["client"] for t in ("http", "grpc", "grpc-stream")] == ["python", "native", "native"]
+    for transport in ("grpc", "grpc-stream"):  # (d): the same load on a server with canned replies
+        floor = figures["floor"][transport]
+        assert floor["errors"] == 0 and floor["steps"] > 0 and floor["cpu"]["redis_s"] < floor["cpu"]["server_s"]
     unpaced = figures["websocket"]["unpaced"]
     assert unpaced["frames"] > 0 and unpaced["errors"] == 0 and 0 < unpaced["fairness_jain"] <= 1

@@ -16,14 +16,16 @@
     for the whole session hash.
 
 The server is `prospector api --workers W` in a subprocess (default one worker
-per core, as deployed); the load generator runs here on uvloop, with a minimal
+per core, as deployed). HTTP load comes from here, on uvloop, with a minimal
 HTTP/1.1 keep-alive client (one connection per session, as each player's page
-has its own) and grpc.aio (one channel, so one connection, per
-`--sessions-per-channel` sessions), parsing replies with orjson, so the
-figures are the server's, not a heavy client's. Every step asks for the full
-render state, as a human player's page does. The server, Redis and the load
-generator share this machine's cores: each part reports the CPU seconds the
-client, the server processes and Redis used, so the split is visible.
+has its own), parsing replies with orjson. gRPC load comes by default from
+build/grpc_loadgen (services/api/loadgen, `make loadgen`): a C++ client on one
+thread that uses a quarter to a third of the CPU per step that grpc.aio here
+does (`--client python` for that one), with one channel, so one connection,
+per `--sessions-per-channel` sessions. Every step asks for the full render
+state, as a human player's page does. The server, Redis and the load generator
+share this machine's cores: each part reports the CPU seconds the client, the
+server processes and Redis used, so the split is visible.
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws, floor")
     p.add_argument("--workers", type=int, default=None,
                    help="API worker processes (prospector api --workers; default one per core)")
+    p.add_argument("--client", choices=("native", "python"), default="native",
+                   help="gRPC load generator: native (build/grpc_loadgen, `make loadgen`; default) or "
+                        "python (grpc.aio in this process)")
     p.add_argument("--sessions-per-channel", type=int, default=10,
                    help="gRPC sessions sharing one channel (one TCP connection); default 10")
 
@@ -293,6 +298,75 @@ async def _paced(transport: str, sessions: int, rate: float, seconds: float, hos
             "goal_p99_ms": GOALS_MS[transport], "cpu": used,
             "cpu_ms_per_step": {k: round(v * 1000 / max(1, len(latencies)), 3) for k, v in used.items()
                                 if k != "wall_s"}}
+
+
+# ---- gRPC load from the native client (services/api/loadgen) ---------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def loadgen_binary() -> Path:
+    """build/grpc_loadgen, or PROSPECTOR_GRPC_LOADGEN."""
+    return Path(os.environ.get("PROSPECTOR_GRPC_LOADGEN", REPO_ROOT / "build" / "grpc_loadgen"))
+
+
+def _native(transport: str, sessions: int, rate: float, seconds: float, host: str, ports: dict[str, int],
+            per_channel: int, cpu: CpuMeter) -> dict[str, Any]:
+    """(a) or, with rate 0, (b) for one gRPC transport, driven by build/grpc_loadgen. The client's
+    CPU is the load generator's own (it reports it); the server's and Redis's are read while it
+    steps (it marks the phase on stderr)."""
+    binary = loadgen_binary()
+    if not binary.is_file():
+        raise SystemExit(f"the native gRPC load generator {binary} is not built: run `make loadgen`, "
+                         "or pass --client python")
+    command = [str(binary), "--target", f"{host}:{ports['grpc']}",
+               "--mode", "stream" if transport == "grpc-stream" else "unary", "--sessions", str(sessions),
+               "--rate", f"{rate:g}", "--seconds", f"{seconds:g}", "--sessions-per-channel", str(per_channel)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    used: dict[str, float] | None = None
+    log: list[str] = []
+    assert process.stderr is not None and process.stdout is not None
+    for line in process.stderr:
+        if line.strip() == "loadgen: stepping":
+            cpu.start()
+        elif line.strip() == "loadgen: stepped":
+            used = cpu.stop()
+        else:
+            log.append(line)
+    out = process.stdout.read()
+    if process.wait() != 0 or used is None:
+        raise RuntimeError(f"{' '.join(command)} failed (exit {process.returncode}): {''.join(log)[-2000:]}")
+    figures = json.loads(out)
+    used["client_s"] = figures["client_cpu_s"]
+    steps = figures["steps"]
+    return {"transport": transport, "client": "native", "sessions": sessions, "rate_per_session": rate,
+            "seconds": seconds, "offered_steps_per_s": sessions * rate, "steps": steps,
+            "achieved_steps_per_s": figures["achieved_steps_per_s"], "errors": figures["errors"],
+            "error_examples": figures["error_examples"], "late_sends": figures["late_sends"],
+            **{k: figures[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
+            "goal_p99_ms": GOALS_MS[transport], "cpu": used,
+            "cpu_ms_per_step": {k: round(v * 1000 / max(1, steps), 3) for k, v in used.items() if k != "wall_s"}}
+
+
+def _latency_run(transport: str, client: str, sessions: int, rate: float, seconds: float, host: str,
+                 ports: dict[str, int], per_channel: int, cpu: CpuMeter) -> dict[str, Any]:
+    """(a) for one transport with the chosen client (HTTP is always driven from here)."""
+    if client == "native" and transport.startswith("grpc"):
+        return _native(transport, sessions, rate, seconds, host, ports, per_channel, cpu)
+    result = uvloop.run(_paced(transport, sessions, rate, seconds, host, ports, per_channel, cpu))
+    return {**result, "client": "python"}
+
+
+def _saturation_run(transport: str, client: str, concurrency: int, seconds: float, host: str,
+                    ports: dict[str, int], per_channel: int, cpu: CpuMeter) -> dict[str, Any]:
+    """One closed-loop level of (b)."""
+    if client == "native" and transport.startswith("grpc"):
+        r = _native(transport, concurrency, 0.0, seconds, host, ports, per_channel, cpu)
+        return {"concurrency": concurrency, "client": "native", "steps_per_s": r["achieved_steps_per_s"],
+                "errors": r["errors"], **{k: r[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
+                "cpu": r["cpu"]}
+    result = uvloop.run(_closed_loop(transport, concurrency, seconds, host, ports, per_channel, cpu))
+    return {**result, "client": "python"}
 
 
 # ---- (b) saturation ---------------------------------------------------------------------------
@@ -568,7 +642,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workers = args.workers or os.cpu_count() or 1
     per_channel = args.sessions_per_channel
     results: dict[str, Any] = {"quick": quick, "cpus": os.cpu_count(), "workers": workers,
-                               "grpc_sessions_per_channel": per_channel}
+                               "grpc_sessions_per_channel": per_channel, "grpc_client": args.client}
     with tempfile.TemporaryDirectory(prefix="prospector-bench-api-") as tmp:
         data_dir = Path(tmp) / "runs"
         data_dir.mkdir()
@@ -584,14 +658,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             results["state_size"] = _state_sizes(redis_url, prefix, host, ports["http"])
             if "latency" not in skip:
                 results["latency"] = {
-                    t: uvloop.run(_paced(t, sessions, args.rate, seconds, host, ports, per_channel, cpu))
+                    t: _latency_run(t, args.client, sessions, args.rate, seconds, host, ports, per_channel, cpu)
                     for t in transports}
             if "saturation" not in skip:
                 levels = (8,) if quick else (16, 64, 128)
                 sat_seconds = 0.8 if quick else 6.0
                 results["saturation"] = {}
                 for t in transports:
-                    runs = [uvloop.run(_closed_loop(t, c, sat_seconds, host, ports, per_channel, cpu))
+                    runs = [_saturation_run(t, args.client, c, sat_seconds, host, ports, per_channel, cpu)
                             for c in levels]
                     clean = [r for r in runs if r["errors"] == 0]
                     results["saturation"][t] = {
@@ -604,8 +678,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 floor_cpu = CpuMeter(floor.pid, redis_url)
                 try:
                     results["floor"] = {
-                        t: uvloop.run(_paced(t, sessions, args.rate, seconds, host, {"grpc": floor_port},
-                                             per_channel, floor_cpu))
+                        t: _latency_run(t, args.client, sessions, args.rate, seconds, host, {"grpc": floor_port},
+                                        per_channel, floor_cpu)
                         for t in transports if t.startswith("grpc")}
                 finally:
                     floor_cpu.redis.close()
@@ -638,7 +712,8 @@ def _cpu_text(cpu: dict[str, float]) -> str:
 
 
 def _print(results: dict[str, Any]) -> None:
-    print(f"{results['workers']} API worker(s) on {results['cpus']} cores")
+    print(f"{results['workers']} API worker(s) on {results['cpus']} cores; gRPC load from the "
+          f"{results['grpc_client']} client")
     sizes = results["state_size"]
     print(f"saved state per session: {sizes['engine_save_bytes']:,} B engine bytes; "
           f"{sizes['redis_session_hash_bytes']:,} B in Redis for the session hash "
