@@ -40,7 +40,7 @@ STAMP_PROTOS := $(PROTO_GEN)/.protos-built
 
 PYTEST_ARGS ?= -q -n 2
 
-.PHONY: setup test ctest sanitize bench parity clean distclean loadgen
+.PHONY: setup test ctest sanitize bench bench-api parity clean distclean loadgen
 .PHONY: protos  # protos
 .PHONY: web bench-web  # the web page
 .PHONY: up status chaos  # the whole stack
@@ -174,6 +174,11 @@ bench: setup $(BENCH_CORE)
 
 parity: setup
 	$(VENV)/bin/prospector parity --seeds 0:500
+
+# The API under load (`prospector bench api`): HTTP from Python, gRPC from the native
+# load generator below, against `prospector api --workers 2` on loopback.
+bench-api: setup loadgen
+	$(VENV)/bin/prospector bench api
 
 # ---- the native gRPC load generator (services/api/loadgen) -----------------------
 
