@@ -273,8 +273,8 @@ class EnvConfig:
         return REWARD_MODES.index(self.reward_mode)
 
 
-
 _ENV_CONFIG_FIELDS = tuple(f.name for f in fields(EnvConfig))  # to_dict's keys, looked up once
+
 
 def curriculum(stage: int, **overrides) -> EnvConfig:
     """EnvConfig of a curriculum stage (1..5); see EnvConfig.curriculum."""
