@@ -30,9 +30,13 @@ SAN_OBJ := $(patsubst core_c/src/%.c,$(BUILD)/san/obj/%.o,$(C_SRC))
 TEST_BIN     := $(patsubst core_c/tests/%.c,$(BUILD)/ctest/%,$(C_TESTS))
 SAN_TEST_BIN := $(patsubst core_c/tests/%.c,$(BUILD)/san/%,$(C_TESTS) $(C_FUZZ))
 
+# The project's parts, each an installable distribution with its own pyproject.toml
+# (README: "Layout"); `make setup` installs them all, editable, with the dev tools.
+PARTS         := bindings services/common services/rpc services/trainer services/evaluator services/api services/stack
+PART_FILES    := $(addsuffix /pyproject.toml,$(PARTS)) bindings/setup.py
 STAMP_INSTALL := $(VENV)/.prospector-installed
 STAMP_ENGINE  := $(BUILD)/.engine-built
-ENGINE_DEPS   := $(C_SRC) $(C_HDR) bindings/prospector/_build_engine.py pyproject.toml setup.py
+ENGINE_DEPS   := $(C_SRC) $(C_HDR) bindings/prospector/_build_engine.py $(PART_FILES)
 # protos: gRPC/protobuf Python code generated from protos/*.proto (gitignored).
 PROTO_SRC    := $(wildcard protos/*.proto)
 PROTO_GEN    := services/rpc/prospector_rpc/gen
@@ -53,10 +57,11 @@ setup: $(STAMP_ENGINE) $(STAMP_PROTOS)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Dependencies and the package (editable); redone when the packaging changes.
-$(STAMP_INSTALL): pyproject.toml setup.py | $(PY)
+# Every part (editable) with its extras, and the dev tools; redone when the packaging changes.
+$(STAMP_INSTALL): $(PART_FILES) requirements-dev.txt | $(PY)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e '.[dev]'
+	$(PIP) install -e 'bindings[puffer]' -e 'services/common[policy]' -e 'services/rpc[build]' \
+		-e services/trainer -e services/evaluator -e services/api -e services/stack -r requirements-dev.txt
 	touch $@
 
 # The cffi extension, compiled with the engine flags into bindings/prospector/
@@ -180,7 +185,7 @@ parity: setup
 bench-api: setup loadgen
 	$(VENV)/bin/prospector bench api
 
-# ---- the native gRPC load generator (services/api/loadgen) -----------------------
+# ---- the native gRPC load generator (bench/loadgen) -----------------------
 
 # `make loadgen`: build/grpc_loadgen, a C++ client that plays PlayService the way
 # `prospector bench api` does, at a fraction of the Python client's CPU, so the
@@ -202,7 +207,7 @@ $(LOADGEN_GEN)/prospector.grpc.pb.cc: protos/prospector.proto $(GRPC_PLUGIN)
 	protoc -Iprotos --cpp_out=$(LOADGEN_GEN) --grpc_out=$(LOADGEN_GEN) \
 		--plugin=protoc-gen-grpc=$(GRPC_PLUGIN) protos/prospector.proto
 
-$(LOADGEN): services/api/loadgen/grpc_loadgen.cc $(LOADGEN_GEN)/prospector.grpc.pb.cc
+$(LOADGEN): bench/loadgen/grpc_loadgen.cc $(LOADGEN_GEN)/prospector.grpc.pb.cc
 	g++ -O2 -std=c++17 -I$(LOADGEN_GEN) $< $(LOADGEN_GEN)/prospector.pb.cc $(LOADGEN_GEN)/prospector.grpc.pb.cc \
 		-o $@ $$(pkg-config --cflags --libs grpc++ protobuf)
 
@@ -211,9 +216,9 @@ $(LOADGEN): services/api/loadgen/grpc_loadgen.cc $(LOADGEN_GEN)/prospector.grpc.
 # Build products only; `distclean` also drops the virtualenv.
 clean:
 	rm -rf $(BUILD) bindings/prospector/_engine.c bindings/prospector/_engine.o \
-		bindings/prospector/_engine*.so bindings/*.egg-info .pytest_cache
+		bindings/prospector/_engine*.so bindings/*.egg-info services/*/*.egg-info .pytest_cache
 	rm -rf $(PROTO_GEN)  # protos
-	find bindings tests -name __pycache__ -type d -prune -exec rm -rf {} +
+	find bindings bench services tests -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
 	rm -rf $(VENV)

@@ -312,17 +312,9 @@ BOTS = {cls.name: cls for cls in (GreedyMiner, CautiousScanner, MarketTimer, Ran
 def run_episode(bot: Bot, seed: int, config=None, max_steps: int | None = None) -> dict:
     """Play one episode on the C engine; returns its episode metrics."""
     from .engine import Engine
+    from .rollout import run_episode as play
 
-    env = Engine(config)
-    env.reset(seed)
-    bot.reset(seed)
-    steps = 0
-    while True:
-        action = bot.act(env.observation(), env.action_mask())
-        _, terminated, truncated = env.step(action)
-        steps += 1
-        if terminated or truncated or (max_steps is not None and steps >= max_steps):
-            return env.metrics()
+    return play(bot, Engine(config), seed, max_steps=max_steps)
 
 
 # -- `prospector bots`: every bot on the same seeds ----------------------------

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from prospector_api.app import create_app
 from prospector_api.settings import ApiSettings
 from prospector_common.catalog import Catalog
 from prospector_common.ids import new_run_id
+from prospector_common.net import free_port  # noqa: F401 - the API tests import it from here
 from prospector_common.outbox import dedupe_key
 from prospector_common.settings import Settings
 from prospector_common.storage import RunPaths
@@ -33,12 +33,6 @@ from prospector_common.streams import WindowAnnouncement
 from live_server import LiveServer  # noqa: F401 - re-exported for the API tests
 
 REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -72,8 +66,9 @@ class Recorded:
 
 def _write_checkpoint(paths: RunPaths, window_id: int, cfg) -> None:
     import torch
-    from prospector_trainer import checkpoint as ckpt
-    from prospector_trainer.policy import make_policy, policy_kwargs
+    from prospector_common.policy import checkpoint as ckpt
+    from prospector_common.policy.network import make_policy
+    from prospector_trainer.config import policy_kwargs
 
     torch.manual_seed(window_id)
     policy = make_policy(**policy_kwargs(cfg))

@@ -1,4 +1,4 @@
-"""build/grpc_loadgen (services/api/loadgen), the native gRPC load generator of `prospector bench api`,
+"""build/grpc_loadgen (bench/loadgen), the native gRPC load generator of `prospector bench api`,
 against a real `prospector api` process: both modes, paced and closed loop, step without errors, report
 ordered percentiles and close every session they opened; bad arguments and an unreachable server give
 the documented exit codes. The binary is built by `make loadgen`."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from prospector_api.bench import start_server, stop_server
+from prospector_bench.api import start_server, stop_server
 
 from .conftest import REDIS_URL, free_port
 

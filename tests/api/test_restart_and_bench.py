@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import httpx
 from prospector.engine import Engine
-from prospector_api.bench import start_server
+from prospector_bench.api import start_server
 from prospector_rpc.pb import pb2, pb2_grpc
 
 from .conftest import REDIS_URL, free_port

@@ -9,7 +9,7 @@ from prospector_api.app import create_app
 from prospector_common.catalog import Catalog
 from prospector_common.settings import Settings
 from prospector_common.storage import RunPaths
-from prospector_evaluator.replay import read_frames, read_header
+from prospector_common.replay import read_frames, read_header
 
 from .conftest import REDIS_URL
 

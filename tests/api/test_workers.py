@@ -16,7 +16,7 @@ import grpc
 import httpx
 import pytest
 from prospector.engine import Engine
-from prospector_api.bench import _children, _listeners, start_server
+from prospector_bench.api import _children, _listeners, start_server
 from prospector_rpc.pb import pb2, pb2_grpc
 from prospector_rpc.server import serve_grpc, serve_grpc_aio
 

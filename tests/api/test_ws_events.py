@@ -10,7 +10,7 @@ import httpx
 from prospector_api.app import create_app
 from prospector_common.storage import RunPaths
 from prospector_common.streams import ReplayAnnouncement, WindowAnnouncement
-from prospector_evaluator.replay import read_frames, read_header
+from prospector_common.replay import read_frames, read_header
 
 from .conftest import LiveServer
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 from prospector_common.catalog import Catalog
+from prospector_common.net import free_port  # the tests here import it from this conftest
 from prospector_common.outbox import dedupe_key
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -57,12 +57,6 @@ def stream_name(redis_client: redis.Redis) -> Iterator[str]:
     name = f"test:{uuid.uuid4().hex}:prospector:windows"
     yield name
     redis_client.delete(name, dedupe_key(name))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrivateRedis:

@@ -315,3 +315,17 @@ def test_the_default_catalog_is_a_wal_sqlite_file_in_the_data_dir(tmp_path: Path
 def test_other_database_kinds_are_refused() -> None:
     with pytest.raises(ValueError, match="sqlite and postgresql"):
         Catalog("mysql://x@localhost/db")
+
+
+def test_the_package_exports_the_names_the_module_had() -> None:
+    """catalog.py became a package; `from prospector_common.catalog import X` works as before."""
+    import prospector_common.catalog as catalog_package
+
+    public = {
+        "RUN_STATUSES", "EVAL_DONE", "EVAL_FAILED", "TAG_EVERY_WINDOW", "TAG_BEST_SO_FAR",
+        "MILESTONE_PREFIX", "TAG_RE", "MAX_PAGE", "validate_tag", "JSONType", "UTCDateTime",
+        "UInt64", "Base", "RunRow", "WindowRow", "ReplayRow", "ReplayTagRow", "RunRecord",
+        "WindowRecord", "ReplayRecord", "WindowPage", "ReplayPage", "Catalog",
+    }  # fmt: skip
+    assert set(catalog_package.__all__) == public
+    assert all(getattr(catalog_package, name) is not None for name in public)

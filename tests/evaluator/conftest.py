@@ -3,7 +3,7 @@
 Nothing is mocked. Each test gets its own data dir (with its SQLite catalog),
 its own stream names (deleted afterwards, with their dedupe sets), so the
 tests are safe under pytest-xdist. Checkpoints are written by the trainer's
-own code path (prospector_trainer.checkpoint.save, or a real tiny training run).
+own code path (prospector_common.policy.checkpoint.save, or a real tiny training run).
 """
 
 from __future__ import annotations
@@ -103,8 +103,9 @@ def train_config(time_max: int = 200):
 
 def write_checkpoint(paths: RunPaths, window_id: int, cfg, *, hold: bool = False, seed: int = 0) -> Path:
     """A real checkpoint through the trainer's code path; `hold` makes the greedy policy always HOLD."""
-    from prospector_trainer import checkpoint as ckpt
-    from prospector_trainer.policy import make_policy, policy_kwargs
+    from prospector_common.policy import checkpoint as ckpt
+    from prospector_common.policy.network import make_policy
+    from prospector_trainer.config import policy_kwargs
 
     torch.manual_seed(seed + window_id)
     policy = make_policy(**policy_kwargs(cfg))

@@ -17,7 +17,7 @@ from prospector_common.settings import Settings
 from prospector_evaluator.service import Evaluator
 from prospector_evaluator.servicer import EvaluatorServicer
 from prospector_evaluator.wandb_log import WandbReplayLogger
-from prospector_rpc.metrics import start_metrics_server
+from prospector_common.prometheus import start_metrics_server
 from prospector_rpc.pb import EVALUATOR_SERVICE, pb2, pb2_grpc
 from prospector_rpc.server import serve_grpc
 

@@ -11,7 +11,7 @@ from prospector import spec
 from prospector.engine import Engine
 from prospector.spec import EnvConfig
 from prospector_evaluator.evaluate import play_episode
-from prospector_evaluator.replay import (
+from prospector_common.replay import (
     ReplayFormatError,
     iter_frames,
     read_frames,
@@ -27,7 +27,8 @@ from .conftest import train_config
 def recorded(tmp_path_factory):
     """A real episode (a fresh policy that samples, so it moves around) as a replay file."""
     import torch
-    from prospector_trainer.policy import make_policy, policy_kwargs
+    from prospector_common.policy.network import make_policy
+    from prospector_trainer.config import policy_kwargs
 
     torch.manual_seed(3)
     cfg = train_config()

@@ -8,7 +8,7 @@ from prospector_common.catalog import EVAL_DONE, EVAL_FAILED, TAG_BEST_SO_FAR, T
 from prospector_common.settings import Settings
 from prospector_common.streams import ReplayAnnouncement
 from prospector_evaluator.evaluate import EvalOptions, episode_seeds
-from prospector_evaluator.replay import read_header, verify
+from prospector_common.replay import read_header, verify
 
 from .conftest import REDIS_URL, announce, make_evaluator, make_run, run_until_idle
 

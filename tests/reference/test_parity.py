@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from prospector import cli, parity
+from prospector import cli
+from prospector_bench import parity
 from prospector.reference import mining, observe
 from prospector.spec import EnvConfig
 

@@ -16,7 +16,7 @@ except ImportError:
     sys.path.insert(0, str(ROOT / "services" / "rpc"))
 
 from prospector_rpc.server import serve_grpc  # noqa: E402
-from prospector_rpc.trainer_servicer import TrainerServicer  # noqa: E402
+from prospector_trainer.servicer import TrainerServicer  # noqa: E402
 
 HOST = "127.0.0.1"
 

@@ -8,7 +8,8 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from prospector_rpc.metrics import TrainerMetrics, new_registry, start_metrics_server
+from prospector_common.prometheus import new_registry, start_metrics_server
+from prospector_trainer.metrics import TrainerMetrics
 
 
 def _scrape(url: str) -> dict[str, float]:

@@ -10,7 +10,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from prospector_rpc.pb import TRAINER_SERVICE, pb2, pb2_grpc
 from prospector_rpc.server import serve_grpc
-from prospector_rpc.trainer_servicer import TrainerServicer
+from prospector_trainer.servicer import TrainerServicer
 
 from .conftest import HOST
 

@@ -11,7 +11,7 @@ import pytest
 
 from prospector_rpc.pb import pb2, pb2_grpc
 from prospector_rpc.server import serve_grpc
-from prospector_rpc.trainer_servicer import TrainerServicer
+from prospector_trainer.servicer import TrainerServicer
 
 from .conftest import HOST
 

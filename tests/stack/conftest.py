@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prospector_common.net import free_ports  # test_launcher.py imports it from here too
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -33,19 +33,6 @@ PROSPECTOR = str(Path(sys.executable).parent / "prospector")
 PORT_VARS = ("PROSPECTOR_API_HTTP_PORT", "PROSPECTOR_API_GRPC_PORT", "PROSPECTOR_TRAINER_GRPC_PORT",
              "PROSPECTOR_TRAINER_METRICS_PORT", "PROSPECTOR_EVALUATOR_GRPC_PORT",
              "PROSPECTOR_EVALUATOR_METRICS_PORT")
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):  # all held open at once, so they differ
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

@@ -65,17 +65,19 @@ def test_every_image_is_built_from_a_multi_stage_dockerfile_in_deploy(compose) -
 
 
 def test_every_command_is_a_command_of_the_cli(compose) -> None:
-    parser = cli.build_parser()
+    def parse(argv: list[str]):  # the parser of the command named (the CLI loads only that one)
+        return cli.build_parser(argv).parse_args(argv)
+
     env = {}  # defaults only, as a plain `docker compose up` has them
     for name in APP_SERVICES:
         argv = compose.command(name, env)
         assert argv[0] == "prospector", argv
-        args = parser.parse_args(argv[1:])  # SystemExit (a failed test) on an unknown command or flag
+        args = parse(argv[1:])  # SystemExit (a failed test) on an unknown command or flag
         assert args.command == {"trainer": "train", "evaluator": "evaluate", "api": "api"}[name]
         check = compose.service(name)["healthcheck"]["test"]
         assert check[:2] == ["CMD", "prospector"], check
-        assert parser.parse_args(check[2:]).check == name
-    trainer = parser.parse_args(compose.command("trainer", env)[1:])
+        assert parse(check[2:]).check == name
+    trainer = parse(compose.command("trainer", env)[1:])
     assert trainer.config == "demo" and trainer.progress == "none"
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 from prospector.spec import EnvConfig
-from prospector_trainer.bench import bench_learn, bench_train
+from prospector_bench.train import bench_learn, bench_train
 
 
 def test_bench_train_reports_sps_and_where_the_time_goes():

@@ -17,7 +17,7 @@ import pytest
 from prospector_common.catalog import Catalog
 from prospector_common.storage import RunPaths, read_jsonl
 
-from prospector_trainer.checkpoint import load, load_policy
+from prospector_common.policy.checkpoint import load, load_policy
 from prospector_trainer.config import load_config
 from prospector_trainer.distributed import parameter_digest
 from prospector_trainer.loop import train

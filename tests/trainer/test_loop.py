@@ -8,13 +8,13 @@ import torch
 from prospector_common.ids import new_run_id
 from prospector_common.storage import RunPaths, read_jsonl
 
-from prospector_trainer.checkpoint import CheckpointError, load, load_policy
+from prospector_common.policy.checkpoint import CheckpointError, load, load_policy
 from prospector_trainer.config import load_config
 from prospector.spec import EnvConfig
 from prospector_trainer.env import batches
 from prospector_trainer.loop import start_run, train
-from prospector_trainer.metrics import ROW_KEYS
-from prospector_trainer.policy import make_policy
+from prospector_trainer.episode_stats import ROW_KEYS
+from prospector_common.policy.network import make_policy
 
 
 def test_tiny_run_writes_three_windows_of_checkpoints_and_metrics(tiny_run):

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from prospector import spec
-from prospector.engine import Engine
-from prospector_trainer.engine_eval import play_batch
-from prospector_trainer.env import TrainerEnv, policy_input
-from prospector_trainer.policy import Actor, make_policy
+from prospector.engine import Batch, Engine
+from prospector.rollout import play_batch
+from prospector_common.policy.actor import Actor
+from prospector_common.policy.network import make_policy, policy_input
+from prospector_trainer.env import TrainerEnv
 
 
 @pytest.mark.parametrize("kind", ["mlp", "lstm"])
@@ -56,7 +57,8 @@ def test_batched_evaluation_matches_playing_each_seed_alone(masking):
     policy = make_policy("mlp", 32, action_masking=masking)
     config = {"time_max": 300}
     seeds = [11, 12, 13, 14]
-    batched = play_batch(policy, masking, seeds, config)
+    with Batch(len(seeds), config) as batch:
+        batched = play_batch(Actor(policy, masking), batch, seeds)
     for seed, result in zip(seeds, batched):
         eng, actor = Engine(config, seed), Actor(policy, masking)
         while True:

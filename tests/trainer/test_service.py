@@ -21,7 +21,7 @@ from prospector_common.storage import RunPaths, read_jsonl
 from prospector_common.streams import WINDOWS_STREAM, WindowAnnouncement, decode_fields
 from prospector_rpc.pb import pb2, pb2_grpc
 
-from prospector_trainer.checkpoint import load_policy
+from prospector_common.policy.checkpoint import load_policy
 from prospector_trainer.config import load_config
 from prospector_trainer.duties import LogToWandb
 from prospector_trainer.service import ServiceOptions, TrainerService

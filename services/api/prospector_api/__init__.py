@@ -7,5 +7,7 @@ human and bot play over HTTP and gRPC, sessions held in Redis.
     routers/     one router per resource: runs, replays, play, events, meta, health, web
     grpc_play    PlayServicer: gRPC PlayService over the same SessionStore
     server       `prospector api [--workers N]`: uvicorn (HTTP) and gRPC on one event loop per process
-    bench        `prospector bench api`: play latency, saturation, WebSocket frames/s
+    cli          the `prospector api` entry point (add_api)
+
+Its benchmark, `prospector bench api`, lives in bench/prospector_bench/api.py.
 """

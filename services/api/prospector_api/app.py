@@ -21,7 +21,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, Response
 from prospector_common.ids import InvalidId
 from prospector_common.settings import Settings, get_settings
-from prospector_evaluator.replay import ReplayFormatError
+from prospector_common.replay import ReplayFormatError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route

@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 from prospector import spec
 from prospector_common.ids import InvalidId
+from prospector_rpc.convert import fields_set
 from prospector_rpc.pb import pb2, pb2_grpc
 
 from .metrics import ApiMetrics
@@ -49,16 +50,13 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (TypeError, grpc.StatusCode.INVALID_ARGUMENT),
 ]
 
-_CONFIG_FIELDS = ("time_max", "reward_mode", *spec.SWITCHES)
-
-
 def status_of(exc: Exception) -> grpc.StatusCode:
     return next((code for kind, code in _CODES if isinstance(exc, kind)), grpc.StatusCode.INTERNAL)
 
 
 def config_changes(message: pb2.EnvConfig) -> dict[str, Any]:
     """The fields set in an EnvConfig message."""
-    return {name: getattr(message, name) for name in _CONFIG_FIELDS if message.HasField(name)}
+    return fields_set(message)
 
 
 def _options(message: pb2.ResponseOptions) -> ViewOptions:

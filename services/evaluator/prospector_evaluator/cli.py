@@ -1,13 +1,13 @@
-"""Command-line entry points: `prospector evaluate`, `prospector replay verify`, `prospector bench eval`.
+"""The evaluator's command line: `prospector evaluate` (its entry point: add_evaluate).
 
-bindings/prospector/cli.py adds the subcommands with the `add_*_arguments`
-functions here and calls the `*_main` functions (lazily imported).
+`python -m prospector_evaluator` runs the same without the `prospector` command.
+(`prospector replay verify` is the replay format's: prospector_common.cli; `prospector
+bench eval` lives in bench/prospector_bench/evaluator.py.)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
@@ -17,6 +17,16 @@ from prospector import spec
 
 
 # ---- prospector evaluate -----------------------------------------------------------------
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate", help="the evaluator service: tagged replays for every window announced on Redis",
+        description="Read prospector:windows as the consumer group 'evaluators', play eval episodes with each "
+                    "window's checkpoint, write replays, tag and catalog them, announce them on "
+                    "prospector:replays. Serves EvaluatorService (gRPC) and Prometheus metrics.")
+    add_evaluate_arguments(p)
+    p.set_defaults(func=evaluate_main)
 
 
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,7 +59,7 @@ def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
 
 def evaluate_main(args: argparse.Namespace) -> int:
     from prospector_common.settings import get_settings
-    from prospector_rpc.metrics import start_metrics_server
+    from prospector_common.prometheus import start_metrics_server
     from prospector_rpc.server import serve_grpc
 
     from .evaluate import EvalOptions
@@ -95,60 +105,4 @@ def evaluate_main(args: argparse.Namespace) -> int:
         if metrics_server is not None:
             metrics_server.stop()
         evaluator.close()
-    return 0
-
-
-# ---- prospector replay verify --------------------------------------------------------------
-
-
-def add_replay_verify_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", help="a replay file (.jsonl.gz)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def replay_verify_main(args: argparse.Namespace) -> int:
-    from .replay import ReplayFormatError, verify
-
-    try:
-        result = verify(args.file)
-    except ReplayFormatError as exc:
-        if args.json:
-            print(json.dumps({"ok": False, "error": str(exc)}))
-        else:
-            print(f"replay verify: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps({"file": args.file, **result.to_dict()}, default=str))
-    elif result.ok:
-        print(f"ok: {args.file}: {result.frames_checked} frames re-simulated, every frame matches")
-    else:
-        m = result.mismatch or {}
-        print(f"MISMATCH: {args.file}: frame {m.get('frame')} field {m.get('field')}: recorded "
-              f"{m.get('recorded')!r}, re-simulated {m.get('replayed')!r} "
-              f"({result.frames_checked} of {result.length} frames matched before it)")
-    return 0 if result.ok else 1
-
-
-# ---- prospector bench eval -------------------------------------------------------------------
-
-
-def add_bench_eval_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print one JSON object with every figure")
-    p.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
-    p.add_argument("--time-max", type=int, default=20_000, help="time budget in ticks (default 20000)")
-    p.add_argument("--checkpoint", default=None, help="a trainer checkpoint (default: a fresh MLP)")
-    p.add_argument("--gzip-level", type=int, default=None, help="gzip level of the replay (default 6)")
-    p.add_argument("--quick", action="store_true", help="no comparisons (naive encoding, gzip levels)")
-
-
-def bench_eval_main(args: argparse.Namespace) -> int:
-    from . import bench
-    from .replay import DEFAULT_GZIP_LEVEL
-
-    result = bench.run(seed=args.seed, time_max=args.time_max, checkpoint=args.checkpoint,
-                       gzip_level=args.gzip_level or DEFAULT_GZIP_LEVEL, compare=not args.quick)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        bench.print_summary(result)
     return 0

@@ -27,6 +27,7 @@ from typing import Any
 
 from prospector import spec
 from prospector.engine import Engine
+from prospector.rollout import SingleGame, run_episode
 from prospector.spec import EnvConfig
 from prospector_common.catalog import (
     MILESTONE_PREFIX,
@@ -35,10 +36,10 @@ from prospector_common.catalog import (
     Catalog,
     ReplayRecord,
 )
+from prospector_common.curriculum import env_config_at
 from prospector_common.ids import new_replay_id, validate_run_id, validate_window_id
+from prospector_common.replay import DEFAULT_GZIP_LEVEL, Recorder, write_replay
 from prospector_common.storage import RunPaths
-
-from .replay import DEFAULT_GZIP_LEVEL, Recorder, write_replay
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +150,7 @@ def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry
     The path is rebuilt from run_id and window_id (never taken from a message).
     A checkpoint of another run or window counts as corrupt.
     """
-    from prospector_trainer.checkpoint import CheckpointError, load_policy
-    from prospector_trainer.config import env_config_at
+    from prospector_common.policy.checkpoint import CheckpointError, load_policy
 
     path = paths.checkpoint(window_id)
     reason = ""
@@ -188,24 +188,23 @@ def play_episode(policy: Any, action_masking: bool, env_config: EnvConfig, seed:
                  gzip_level: int = DEFAULT_GZIP_LEVEL, heartbeat: Callable[[], None] | None = None,
                  heartbeat_every: int = 512) -> EpisodeResult:
     """Play one episode to its end in a single C env, recording every step."""
-    from prospector_trainer.policy import Actor
+    from prospector_common.policy.actor import Actor
 
     t0 = time.perf_counter()
     engine = Engine(env_config, seed=seed)
     actor = Actor(policy, action_masking, greedy=not sample, seed=seed)
-    actor.start(1)
     recorder = Recorder(engine.render_state(), gzip_level=gzip_level)
-    max_steps = env_config.time_max + 1  # every step takes at least one tick
-    while not engine.done:
-        if len(recorder) >= max_steps:
-            raise RuntimeError(f"episode on seed {seed} did not end within {max_steps} steps")
-        action = int(actor.act(engine.observation()[None, :], engine.action_mask()[None, :])[0])
-        reward, _, _ = engine.step(action)
+
+    def record(engine: Engine, action: int, reward: float) -> None:
         recorder.add(action, reward, engine.events(), engine.render_state())
         if heartbeat is not None and len(recorder) % heartbeat_every == 0:
             heartbeat()
-    return EpisodeResult(seed, recorder, engine.metrics(), engine.terminated, engine.truncated,
-                         time.perf_counter() - t0)
+
+    max_steps = env_config.time_max + 1  # every step takes at least one tick
+    metrics = run_episode(SingleGame(actor), engine, max_steps=max_steps, on_step=record)
+    if not engine.done:
+        raise RuntimeError(f"episode on seed {seed} did not end within {max_steps} steps")
+    return EpisodeResult(seed, recorder, metrics, engine.terminated, engine.truncated, time.perf_counter() - t0)
 
 
 # ---- tags -------------------------------------------------------------------------------

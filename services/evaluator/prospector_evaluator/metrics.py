@@ -1,4 +1,4 @@
-"""The evaluator's Prometheus metrics, modeled on prospector_rpc.metrics.TrainerMetrics.
+"""The evaluator's Prometheus metrics, modeled on prospector_trainer.metrics.TrainerMetrics.
 
 All named ``{namespace}_*`` (default prospector_evaluator):
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prospector_rpc.metrics import new_registry
+from prospector_common.prometheus import new_registry
 
 EVAL_SECONDS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640)
 

@@ -6,14 +6,10 @@ from typing import Any
 
 import grpc
 from prospector_common.ids import InvalidId, validate_run_id, validate_window_id
-from prospector_rpc.convert import message_from_dict
+from prospector_rpc.convert import fields_set, message_from_dict
 from prospector_rpc.pb import pb2, pb2_grpc
 
 from .evaluate import CheckpointUnusable, EvalOptions, WindowNotFound
-
-_ENV_FIELDS = ("time_max", "reward_mode", "pirates", "hazards", "scan_noise", "fractures", "price_impact",
-               "shocks")
-
 
 def _replay_summary(record: Any) -> dict:
     return {"replay_id": record.replay_id, "seed": record.seed, "episode_return": record.return_,
@@ -41,8 +37,7 @@ class EvaluatorServicer(pb2_grpc.EvaluatorServiceServicer):
         except InvalidId as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         base: EvalOptions = self.evaluator.config.options
-        overrides = {name: getattr(request.env, name) for name in _ENV_FIELDS
-                     if request.HasField("env") and request.env.HasField(name)}
+        overrides = fields_set(request.env) if request.HasField("env") else {}
         reward_mode = overrides.pop("reward_mode", base.reward_mode)
         if request.episodes < 0 or request.episodes > 100:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "episodes must be in 0..100 (0: the default)")

@@ -1,4 +1,4 @@
-"""gRPC and Prometheus plumbing shared by the Prospector services.
+"""gRPC plumbing shared by the Prospector services (each service owns its servicers).
 
 The messages and services are defined once in protos/prospector.proto; the
 Python code generated from it lives in ``prospector_rpc.gen`` (built by
@@ -9,6 +9,7 @@ which says what to do when it has not been built.
     server              serve_grpc() (thread pool) / serve_grpc_aio() (asyncio): servicers + health +
                         reflection, size limits, clean stop; SO_REUSEPORT only when asked (reuse_port)
     convert             message_from_dict(): plain dicts into messages
-    trainer_servicer    TrainerServicer: TrainerService.Status from a status dict
-    metrics             per-service Prometheus registries, the metrics HTTP server, TrainerMetrics
+
+Prometheus plumbing is prospector_common.prometheus; TrainerServicer and
+TrainerMetrics live in prospector_trainer, like the evaluator's and the API's own.
 """

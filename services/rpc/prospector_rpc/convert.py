@@ -127,3 +127,12 @@ def message_from_dict(message_class: type[M], mapping: Mapping[str, Any]) -> M:
     if not isinstance(mapping, Mapping):
         raise TypeError(f"{message_class.DESCRIPTOR.full_name} needs a mapping, got {type(mapping).__name__}")
     return fill_message(message_class(), mapping)
+
+
+def fields_set(message: Message) -> dict[str, Any]:
+    """The fields a client set in a message of optional fields, e.g. an EnvConfig's changes.
+
+    The field names come from the message itself (protos/prospector.proto), so the
+    services that read an EnvConfig never keep a list of them by hand."""
+    return {f.name: getattr(message, f.name) for f in message.DESCRIPTOR.fields
+            if f.has_presence and message.HasField(f.name)}

@@ -1,7 +1,7 @@
 """`prospector up` and `prospector status`: arguments and entry points.
 
-bindings/prospector/cli.py adds the subcommands with the `add_*_arguments`
-functions here and calls the `*_main` functions.
+The `prospector.commands` entry points of this part are add_up and add_status
+(see bindings/prospector/cli.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,31 @@ from pathlib import Path
 from .status import KINDS
 
 
+def add_up(sub) -> None:
+    p = sub.add_parser(
+        "up", help="the whole stack as local processes: Redis, trainer, evaluator(s), API and the page",
+        description="Run the docker-compose.yml services' own commands as local processes (no Docker): a "
+                    "Redis of its own unless REDIS_URL is set, the SQLite catalog unless DATABASE_URL is set. "
+                    "Prints the page URL and the gRPC address, shows each service's state, restarts what "
+                    "dies, and stops every process it started on Ctrl-C.")
+    add_up_arguments(p)
+    p.set_defaults(func=up_main)
+
+
+def add_status(sub) -> None:
+    p = sub.add_parser(
+        "status", help="one table: every service's health, trainer SPS and window, evaluator lag, API sessions",
+        description="Ask every service how it is (gRPC health, /healthz, /metrics, the trainer's and "
+                    "evaluators' Status, the consumer group's lag in Redis). Finds a running `prospector up` "
+                    "through the data root, else uses the settings (PROSPECTOR_*_HOST and ports). "
+                    "Exit code 1 when any service is not healthy.")
+    add_status_arguments(p)
+    p.set_defaults(func=status_main)
+
+
 def add_up_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None,
-                   help="trainer config, a name in services/trainer/configs or a TOML file "
+                   help="trainer config, a name in services/trainer/prospector_trainer/configs or a TOML file "
                         "(default: $PROSPECTOR_TRAIN_CONFIG or demo)")
     p.add_argument("--evaluators", type=int, default=1, metavar="N",
                    help="evaluator processes sharing the windows (like --scale evaluator=N; default 1)")

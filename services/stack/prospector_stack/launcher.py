@@ -40,8 +40,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from prospector_common.net import free_port
 from prospector_common.settings import Settings
 
 from . import status as st
@@ -56,13 +57,6 @@ PORT_VARS = {
 
 STACK_ID_VAR = "PROSPECTOR_STACK_ID"
 LOCALHOST = "127.0.0.1"
-
-
-def free_port(host: str = LOCALHOST) -> int:
-    """A port nothing listens on right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def port_taken(port: int) -> bool:

@@ -1,13 +1,10 @@
-"""Command-line entry points of the trainer, to be wired into `prospector`:
+"""The trainer's command line (its `prospector.commands` entry point is add_train):
 
     prospector train --config FILE [--set k=v ...] [--resume RUN_ID] [--run-id ID] [--data-dir DIR]
                      [--grpc-port P | --no-grpc] [--metrics-port P | --no-metrics]
-    prospector bench train [--json] [--quick]
-    prospector bench learn [--json] [--minutes M]
 
-Each `*_main(args)` takes an argparse.Namespace built by the matching
-`add_*_arguments(parser)` and returns an exit code. `python -m prospector_trainer
-{train,bench-train,bench-learn} ...` runs them without the `prospector` CLI.
+`python -m prospector_trainer train ...` runs it without the `prospector` command.
+(`prospector bench train` and `bench learn` live in bench/prospector_bench/train.py.)
 
 `train` under torchrun trains one run with N data-parallel ranks (distributed.py):
 
@@ -22,9 +19,18 @@ import json
 import sys
 
 
+def add_train(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train PPO (PufferLib) in windows: checkpoints and metrics per window",
+        description="The trainer service: PuffeRL over the C engine, one window of window_env_steps at a "
+                    "time; each window writes a checkpoint and a metrics row.")
+    add_train_arguments(p)
+    p.set_defaults(func=train_main)
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None,
-                   help="TOML config file, or a name in services/trainer/configs (default, demo, tiny)")
+                   help="TOML config file, or a name in services/trainer/prospector_trainer/configs (default, demo, tiny)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set ppo.learning_rate=3e-4 --set env.pirates=false")
     p.add_argument("--resume", default=None, metavar="RUN_ID",
@@ -61,7 +67,8 @@ def train_main(args: argparse.Namespace) -> int:
     from rich.logging import RichHandler
 
     from . import distributed
-    from .checkpoint import CheckpointError
+    from prospector_common.policy.checkpoint import CheckpointError
+
     from .config import ConfigError, load_config
     from .progress import TrainProgress
     from .service import DEFAULT, ServiceOptions, TrainerService
@@ -105,66 +112,12 @@ def train_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_bench_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--quick", action="store_true", help="small and short (for tests)")
-    p.add_argument("--repeats", type=int, default=None, help="runs (default 5; quick 2)")
-    p.add_argument("--seconds", type=float, default=None, help="measured seconds per run (default 8; quick 2)")
-    p.add_argument("--config", default="default", help="config whose PPO and vec settings are measured")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-
-
-def bench_train_main(args: argparse.Namespace) -> int:
-    from .bench import bench_train, print_bench_train
-
-    result = bench_train(config=args.config, overrides=args.overrides, repeats=args.repeats,
-                         seconds=args.seconds, quick=args.quick)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_bench_train(result)
-    return 0
-
-
-def add_bench_learn_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--config", default="learn", help="training config (default: learn)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--env-steps", type=int, default=None,
-                   help="training budget in env steps (default: the bench budget, about 25 minutes here)")
-    p.add_argument("--episodes", type=int, default=200, help="held-out evaluation seeds (default 200)")
-    p.add_argument("--seed0", type=int, default=1_000_000, help="first held-out seed (default 1,000,000)")
-    # PPO's policy is stochastic: it is trained sampling, and its argmax can
-    # loop (the learn checkpoint strands 42 % of its episodes under argmax)
-    p.add_argument("--argmax", action="store_true", help="PPO takes its most likely action (default: it samples)")
-    p.add_argument("--checkpoint", default=None, help="skip training: evaluate this checkpoint")
-    p.add_argument("--data-dir", default=None, help="where the training run goes (default: data root)")
-    p.add_argument("--eval-env", choices=("full", "train"), default="full",
-                   help="full: play the full 20000-tick game (default); train: the checkpoint's training env")
-
-
-def bench_learn_main(args: argparse.Namespace) -> int:
-    from .bench import bench_learn, print_bench_learn
-
-    result = bench_learn(config=args.config, overrides=args.overrides, env_steps=args.env_steps,
-                         episodes=args.episodes, seed0=args.seed0, greedy=args.argmax,
-                         checkpoint=args.checkpoint, data_dir=args.data_dir, eval_env=args.eval_env)
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print_bench_learn(result)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m prospector_trainer")
     sub = parser.add_subparsers(dest="command", required=True)
     add_train_arguments(sub.add_parser("train", help="train PPO in windows"))
-    add_bench_train_arguments(sub.add_parser("bench-train", help="end-to-end PPO env steps per second"))
-    add_bench_learn_arguments(sub.add_parser("bench-learn", help="train, then PPO vs the bots on held-out seeds"))
     args = parser.parse_args(argv)
-    fn = {"train": train_main, "bench-train": bench_train_main, "bench-learn": bench_learn_main}[args.command]
-    return fn(args)
+    return train_main(args)
 
 
 if __name__ == "__main__":

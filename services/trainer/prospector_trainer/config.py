@@ -27,8 +27,9 @@ from typing import Any
 
 from prospector import spec
 from prospector.spec import EnvConfig
+from prospector_common.curriculum import check_schedule, env_config_at, env_config_from
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 class ConfigError(ValueError):
@@ -187,7 +188,7 @@ class TrainConfig:
             self.env_config
         except ConfigError:
             raise
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError) as e:  # ScheduleError included
             raise ConfigError(f"env: {e}") from None
         return self
 
@@ -213,45 +214,11 @@ class TrainConfig:
         return cfg.validate()
 
 
-def env_at(d: dict, env_steps: int | float) -> dict:
-    """The [env] table in force at `env_steps`: the base keys, updated by every schedule entry
-    whose from_env_steps has been reached (in order; its `curriculum` resets the switches)."""
-    table = {k: v for k, v in d.items() if k != "schedule"}
-    for entry in d.get("schedule", []):
-        if entry["from_env_steps"] <= env_steps:
-            changes = {k: v for k, v in entry.items() if k != "from_env_steps"}
-            if "curriculum" in changes:  # a new stage: its switches, not the old explicit ones
-                table = {k: v for k, v in table.items() if k not in spec.SWITCHES}
-            table.update(changes)
-    return table
-
-
-def env_config_at(d: dict, env_steps: int | float) -> EnvConfig:
-    """EnvConfig of the [env] table (schedule included) at `env_steps`."""
-    return env_config_from(env_at(d, env_steps))
-
-
-def check_schedule(schedule: Any) -> None:
-    if not isinstance(schedule, list) or not all(isinstance(e, dict) for e in schedule):
-        raise ConfigError("env.schedule must be a list of tables {from_env_steps = N, <env keys>}")
-    last = -1
-    for e in schedule:
-        start = e.get("from_env_steps")
-        if isinstance(start, bool) or not isinstance(start, int) or start <= last:
-            raise ConfigError(f"env.schedule: from_env_steps must be integers in increasing order, got {start!r}")
-        if "schedule" in e:
-            raise ConfigError("env.schedule entries cannot hold a schedule")
-        last = start
-
-
-def env_config_from(d: dict) -> EnvConfig:
-    """EnvConfig from the [env] table: `curriculum` (1..5) sets the switches, explicit keys win.
-    A `schedule` is ignored here: this is the base (see env_config_at)."""
-    d = {k: v for k, v in d.items() if k != "schedule"}
-    stage = d.pop("curriculum", None)
-    base = EnvConfig.curriculum(stage).to_dict() if stage is not None else EnvConfig().to_dict()
-    base.update(d)
-    return EnvConfig.from_dict(base)
+def policy_kwargs(cfg: TrainConfig) -> dict:
+    """make_policy arguments of a TrainConfig (stored in every checkpoint)."""
+    return {"kind": cfg.policy.kind, "hidden_size": cfg.policy.hidden_size,
+            "action_masking": cfg.policy.action_masking, "forbid_cash_out": cfg.policy.forbid_cash_out,
+            "forbid_jettison": cfg.policy.forbid_jettison}
 
 
 def _field_type(obj, key: str):
@@ -315,7 +282,7 @@ def apply_overrides(d: dict, overrides: list[str] | None) -> dict:
 
 
 def resolve_path(path: str | os.PathLike) -> Path:
-    """A config path as given, or the name of a file in services/trainer/configs (tiny, demo, default)."""
+    """A config path as given, or the name of a file in services/trainer/prospector_trainer/configs (tiny, demo, default)."""
     p = Path(path)
     if p.exists():
         return p

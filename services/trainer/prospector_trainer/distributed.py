@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from .metrics import EpisodeLog
+from .episode_stats import EpisodeLog
 
 
 # A rank's vecenv seed is the run's seed + rank * this: clear of the +1 per window a resumed

@@ -1,12 +1,14 @@
-"""The window duties after the checkpoint and the metrics row: catalog, W&B, Redis.
+"""The window duties: everything done at a window boundary, in order, in one place.
 
 At every window boundary the loop (loop.py) calls, in order:
 
-    write_checkpoint      ckpt_{window_id}.pt, atomically              (loop.py)
-    append_metrics_row    metrics/windows.jsonl                         (loop.py)
-    RecordInCatalog       the window in the SQL catalog                 (here)
-    LogToWandb            run.log(row, step=env_steps_total) + artifact (here)
-    AnnounceWindow        WindowAnnouncement on prospector:windows      (here)
+    write_checkpoint      ckpt_{window_id}.pt, atomically
+    append_metrics_row    metrics/windows.jsonl
+    RecordInCatalog       the window in the SQL catalog
+    LogToWandb            run.log(row, step=env_steps_total) + artifact
+    AnnounceWindow        WindowAnnouncement on prospector:windows
+
+The first two (DEFAULT_DUTIES) every run has; the service adds the others.
 
 The order is the guarantee other services build on: an announced window is
 already in the catalog, and a cataloged window's checkpoint is on disk.
@@ -27,22 +29,76 @@ from __future__ import annotations
 
 import logging
 import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import torch
 
 from prospector import spec
 from prospector_common.catalog import Catalog
 from prospector_common.ids import short_git_sha
 from prospector_common.outbox import Announcer, Outbox
+from prospector_common.policy import checkpoint as ckpt
 from prospector_common.settings import Settings
-from prospector_common.storage import read_jsonl
+from prospector_common.storage import RunPaths, append_jsonl, read_jsonl
 from prospector_common.streams import WINDOWS_STREAM, WindowAnnouncement
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from .config import policy_kwargs
 
-    from .loop import TrainingRun, WindowResult
+if TYPE_CHECKING:
+    from .loop import TrainingRun
 
 log = logging.getLogger(__name__)
+
+
+# ---- the window and the first two duties: checkpoint, metrics row -------------------
+
+@dataclass
+class WindowResult:
+    """What every duty receives at a window boundary."""
+
+    run_id: str
+    window_id: int
+    env_steps_total: int
+    metrics: dict                 # the window metrics row (episode_stats.ROW_KEYS)
+    checkpoint_path: Path         # where write_checkpoint puts this window's checkpoint
+    paths: RunPaths
+    run: TrainingRun              # config, policy, PuffeRL (optimizer, scheduler)
+
+
+Duty = Callable[[WindowResult], None]
+
+
+def write_checkpoint(window: WindowResult) -> None:
+    """ckpt_{window_id}.pt, atomically: weights, optimizer, scheduler, config, spec version, steps."""
+    r = window.run
+    ckpt.save(window.checkpoint_path, {
+        "run_id": window.run_id,
+        "window_id": window.window_id,
+        "env_steps": window.env_steps_total,
+        "epoch": r.pufferl.epoch,
+        "world_size": r.world.size,
+        "spec_version": spec.SPEC_VERSION,
+        "config": r.cfg.to_dict(),
+        "policy_kwargs": policy_kwargs(r.cfg),
+        "policy_state_dict": r.policy.state_dict(),  # unwrapped: loads like a single-process one
+        "optimizer_state_dict": r.pufferl.optimizer.state_dict(),
+        "scheduler_state_dict": r.pufferl.scheduler.state_dict(),
+        "torch_rng_state": torch.get_rng_state(),
+        "metrics": window.metrics,
+    })
+    r.status.update(last_checkpoint_path=window.paths.relative(window.checkpoint_path),
+                    last_checkpoint_time=time.time())
+
+
+def append_metrics_row(window: WindowResult) -> None:
+    append_jsonl(window.paths.metrics_file, window.metrics)
+
+
+DEFAULT_DUTIES: tuple[Duty, ...] = (write_checkpoint, append_metrics_row)
 
 
 # ---- catalog ---------------------------------------------------------------------------

@@ -89,14 +89,6 @@ class TrainerEnv(ProspectorPufferEnv):
         return out
 
 
-def policy_input(observations: np.ndarray, masks: np.ndarray | None, mask_in_obs: bool) -> np.ndarray:
-    """What the policy reads for engine observations [n, 260] and masks [n, 69]."""
-    if not mask_in_obs:
-        return np.asarray(observations, dtype=np.float32)
-    return np.concatenate([np.asarray(observations, dtype=np.float32),
-                           np.asarray(masks, dtype=np.float32)], axis=1)
-
-
 def make_vecenv(cfg, seed: int | None = None, env_config=None):
     """pufferlib.vector.Serial over one TrainerEnv holding all cfg.vec.num_envs games.
 

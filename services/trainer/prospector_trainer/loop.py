@@ -12,11 +12,11 @@ Read it top to bottom like CleanRL:
         for duty in duties:                          # in order, at every window boundary
             duty(window)                             # write_checkpoint, append_metrics_row, ...
 
-A duty is any callable taking a WindowResult. This module has two:
+A duty is any callable taking a WindowResult; duties.py holds them all:
 write_checkpoint (atomic ckpt_{window_id}.pt) and append_metrics_row
-(metrics/windows.jsonl); catalog, W&B and Redis duties (duties.py) are
-appended after them by whoever builds the run (train(..., duties=[...]),
-service.py). A duty may also have these methods, all optional:
+(metrics/windows.jsonl) for every run, then the catalog, W&B and Redis duties
+that whoever builds the run appends (train(..., duties=[...]), service.py).
+A duty may also have these methods, all optional:
 
     start(run)                 before the first window (open connections, record the run)
     resume_window(window)      on --resume, for the run's last checkpointed window: redo the
@@ -65,14 +65,15 @@ import torch
 
 from prospector import spec
 from prospector_common.ids import new_run_id, validate_run_id
+from prospector_common.policy import checkpoint as ckpt
+from prospector_common.policy.network import make_policy
 from prospector_common.storage import RunPaths, append_jsonl, atomic_write_json, read_jsonl, remove_temp_files
 
-from . import checkpoint as ckpt
 from . import distributed
-from .config import TrainConfig, apply_overrides
+from .config import TrainConfig, apply_overrides, policy_kwargs
+from .duties import DEFAULT_DUTIES, Duty, WindowResult
 from .env import batches, make_vecenv
-from .metrics import LOSS_KEYS, EpisodeLog, window_row
-from .policy import make_policy, policy_kwargs
+from .episode_stats import LOSS_KEYS, EpisodeLog, window_row
 
 log = logging.getLogger(__name__)
 
@@ -145,53 +146,6 @@ def puffer_config(cfg: TrainConfig, data_dir: Path, world: distributed.World = d
         vtrace_rho_clip=o.vtrace_rho_clip, vtrace_c_clip=o.vtrace_c_clip,
         checkpoint_interval=2**62, data_dir=str(data_dir),
     )
-
-
-# ---- windows and duties ------------------------------------------------------------------
-
-@dataclass
-class WindowResult:
-    """What every duty receives at a window boundary."""
-
-    run_id: str
-    window_id: int
-    env_steps_total: int
-    metrics: dict                 # the window metrics row (metrics.ROW_KEYS)
-    checkpoint_path: Path         # where write_checkpoint puts this window's checkpoint
-    paths: RunPaths
-    run: TrainingRun              # config, policy, PuffeRL (optimizer, scheduler)
-
-
-Duty = Callable[[WindowResult], None]
-
-
-def write_checkpoint(window: WindowResult) -> None:
-    """ckpt_{window_id}.pt, atomically: weights, optimizer, scheduler, config, spec version, steps."""
-    r = window.run
-    ckpt.save(window.checkpoint_path, {
-        "run_id": window.run_id,
-        "window_id": window.window_id,
-        "env_steps": window.env_steps_total,
-        "epoch": r.pufferl.epoch,
-        "world_size": r.world.size,
-        "spec_version": spec.SPEC_VERSION,
-        "config": r.cfg.to_dict(),
-        "policy_kwargs": policy_kwargs(r.cfg),
-        "policy_state_dict": r.policy.state_dict(),  # unwrapped: loads like a single-process one
-        "optimizer_state_dict": r.pufferl.optimizer.state_dict(),
-        "scheduler_state_dict": r.pufferl.scheduler.state_dict(),
-        "torch_rng_state": torch.get_rng_state(),
-        "metrics": window.metrics,
-    })
-    r.status.update(last_checkpoint_path=window.paths.relative(window.checkpoint_path),
-                    last_checkpoint_time=time.time())
-
-
-def append_metrics_row(window: WindowResult) -> None:
-    append_jsonl(window.paths.metrics_file, window.metrics)
-
-
-DEFAULT_DUTIES: tuple[Duty, ...] = (write_checkpoint, append_metrics_row)
 
 
 # ---- the run -------------------------------------------------------------------------------

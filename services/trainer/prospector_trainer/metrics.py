@@ -1,97 +1,71 @@
-"""Window metrics, aggregated in bulk from the engine's episode log.
-
-The C batch sums SPEC section 7's episode metrics over finished episodes and
-keeps a ring of each env's 8 most recent episode records. The trainer drains
-that log once per PPO epoch (one C call: count, 19 sums, records [k, 19]),
-so means are exact over every episode finished in the window and medians are
-exact as long as no env finishes more than 8 episodes in one epoch
-(bptt_horizon decisions); past that they are over each env's most recent 8.
-Nothing here runs per env per step.
-"""
+"""The trainer's Prometheus metrics (prospector_trainer_*), fed from its status dict."""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping
+from typing import Any
 
-from prospector import spec
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info
 
-I = spec.METRIC_INDEX
-
-# PuffeRL's loss names, reported under these keys in the row.
-LOSS_KEYS = ("policy_loss", "value_loss", "entropy", "old_approx_kl", "approx_kl", "clipfrac",
-             "importance", "explained_variance")
-
-ROW_KEYS = (
-    "run_id", "window_id", "env_steps_total", "episodes_in_window",
-    "return_mean", "return_median", "net_profit_mean", "net_profit_median", "profit_per_tick_mean",
-    "survival_rate", "destroyed_rate", "stranded_rate", "overheat_ticks_mean", "pirate_encounters_mean",
-    "value_lost_to_pirates_mean", "fuel_used_mean", "tool_wear_mean", "scan_count_mean", "mining_ticks_mean",
-    "invalid_action_rate", "steps_per_second", "wall_time", "learning_rate", *LOSS_KEYS,
-)
-
-# row key -> metric whose per-episode mean it is
-MEANS = {
-    "return_mean": "episode_return", "net_profit_mean": "net_profit", "profit_per_tick_mean": "profit_per_tick",
-    "survival_rate": "survival", "destroyed_rate": "destroyed", "stranded_rate": "stranded",
-    "overheat_ticks_mean": "overheat_ticks", "pirate_encounters_mean": "pirate_encounters",
-    "value_lost_to_pirates_mean": "value_lost_to_pirates", "fuel_used_mean": "fuel_used",
-    "tool_wear_mean": "tool_wear", "scan_count_mean": "scan_count", "mining_ticks_mean": "mining_ticks",
-}
+from prospector_common.prometheus import AbsoluteCounter, new_registry
 
 
-class EpisodeLog:
-    """Sums, count and recent records of the episodes finished since the last take()."""
+class TrainerMetrics:
+    """The trainer's metrics, all named ``{namespace}_*`` (default prospector_trainer):
 
-    def __init__(self):
-        self.clear()
+        env_steps_total                     counter  env steps taken by the run
+        episodes_total                      counter  episodes finished
+        windows_total                       counter  windows completed (checkpointed)
+        sps                                 gauge    env steps per second, recent
+        current_window                      gauge    the window being trained
+        last_checkpoint_timestamp_seconds   gauge    unix time of the last checkpoint
+        run_info                            info     run_id and state
 
-    def clear(self) -> None:
-        self.count = 0
-        self.sums = np.zeros(spec.N_METRICS, dtype=np.float64)
-        self.records: list[np.ndarray] = []
+    ``update(status)`` takes the status dict of TrainerServicer (keys env_steps,
+    episodes, windows_done, sps, current_window, last_checkpoint_time, run_id,
+    state); missing keys leave their metric as it is. The counters take running
+    totals, so a resumed run starts them at its resumed totals.
+    """
 
-    def drain(self, batches) -> tuple[int, np.ndarray]:
-        """Reads (and clears) the C logs; returns this drain's (count, sums)."""
-        count, sums = 0, np.zeros(spec.N_METRICS, dtype=np.float64)
-        for b in batches:
-            n, s, rec = b.read_log()
-            if n:
-                count += n
-                sums += np.fromiter((s[name] for name in spec.METRIC_NAMES), np.float64, spec.N_METRICS)
-                self.records.append(rec)
-        self.count += count
-        self.sums += sums
-        return count, sums
+    def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "prospector_trainer"):
+        self.registry = registry if registry is not None else new_registry()
+        r, ns = self.registry, namespace
+        self.env_steps = Counter("env_steps", "Env steps taken by the run", namespace=ns, registry=r)
+        self.episodes = Counter("episodes", "Episodes finished by the run", namespace=ns, registry=r)
+        self.windows = Counter("windows", "Windows completed (checkpointed) by the run", namespace=ns, registry=r)
+        self.sps = Gauge("sps", "Env steps per second (learning included), recent", namespace=ns, registry=r)
+        self.current_window = Gauge("current_window", "The window being trained", namespace=ns, registry=r)
+        self.last_checkpoint_timestamp = Gauge(
+            "last_checkpoint_timestamp_seconds", "Unix time of the last checkpoint written",
+            namespace=ns, registry=r)
+        self.run_info = Info("run", "The run being trained and its state", namespace=ns, registry=r)
+        self._totals = {
+            "env_steps": AbsoluteCounter(self.env_steps),
+            "episodes": AbsoluteCounter(self.episodes),
+            "windows_done": AbsoluteCounter(self.windows),
+        }
+        self._info = {"run_id": "", "state": ""}
+        self._gauges = {
+            "sps": self.sps,
+            "current_window": self.current_window,
+            "last_checkpoint_time": self.last_checkpoint_timestamp,
+        }
 
-    def summary(self) -> dict[str, float | int | None]:
-        """The episode part of a window row; None where no episode finished."""
-        out: dict[str, float | int | None] = {"episodes_in_window": int(self.count)}
-        if self.count == 0:
-            out.update({k: None for k in MEANS})
-            out.update(return_median=None, net_profit_median=None, invalid_action_rate=None)
-            return out
-        for key, metric in MEANS.items():
-            out[key] = float(self.sums[I[metric]] / self.count)
-        records = np.concatenate(self.records) if self.records else np.zeros((0, spec.N_METRICS))
-        if len(records):
-            out["return_median"] = float(np.median(records[:, I["episode_return"]]))
-            out["net_profit_median"] = float(np.median(records[:, I["net_profit"]]))
-        else:
-            out["return_median"] = out["net_profit_median"] = None
-        steps = self.sums[I["episode_steps"]]
-        out["invalid_action_rate"] = float(self.sums[I["invalid_actions"]] / steps) if steps > 0 else None
-        return out
-
-
-def window_row(run_id: str, window_id: int, env_steps_total: int, log: EpisodeLog, steps_in_window: int,
-               wall_time: float, learning_rate: float, losses: dict) -> dict:
-    """The window metrics row, with exactly ROW_KEYS in that order."""
-    row = {"run_id": run_id, "window_id": int(window_id), "env_steps_total": int(env_steps_total)}
-    row.update(log.summary())
-    row["steps_per_second"] = float(steps_in_window / wall_time) if wall_time > 0 else None
-    row["wall_time"] = float(wall_time)
-    row["learning_rate"] = float(learning_rate)
-    for k in LOSS_KEYS:
-        v = losses.get(k)
-        row[k] = None if v is None or not np.isfinite(v) else float(v)
-    return {k: row[k] for k in ROW_KEYS}
+    def update(self, status: Mapping[str, Any]) -> None:
+        """Bring every metric up to date with status (see the class doc)."""
+        for key, total in self._totals.items():
+            value = status.get(key)
+            if value is not None:
+                total.set_total(value)
+        for key, gauge in self._gauges.items():
+            value = status.get(key)
+            if value is not None:
+                gauge.set(float(value.timestamp() if hasattr(value, "timestamp") else value))
+        changed = False
+        for key in self._info:
+            value = status.get(key)
+            if value is not None and str(value) != self._info[key]:
+                self._info[key] = str(value)
+                changed = True
+        if changed:
+            self.run_info.info(dict(self._info))

@@ -84,9 +84,11 @@ class TrainerService:
         return default if value is DEFAULT else value
 
     def start_servers(self, settings: Settings) -> None:
-        from prospector_rpc.metrics import TrainerMetrics, new_registry, start_metrics_server
+        from prospector_common.prometheus import new_registry, start_metrics_server
         from prospector_rpc.server import serve_grpc
-        from prospector_rpc.trainer_servicer import TrainerServicer
+
+        from .metrics import TrainerMetrics
+        from .servicer import TrainerServicer
 
         try:
             metrics_port = self._port(self.options.metrics_port, settings.trainer_metrics_port)

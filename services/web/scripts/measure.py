@@ -89,7 +89,7 @@ def record_long_replays(data_dir: Path) -> tuple[Belt, dict]:
         client.delete(key)
     client.close()
     longest = max(replays, key=lambda r: r.length)
-    from prospector_evaluator.replay import read_header
+    from prospector_common.replay import read_header
 
     header = read_header(data_dir / longest.path)
     ticks = header["summary"].get("ticks") or header["summary"]["metrics"]["episode_length"]

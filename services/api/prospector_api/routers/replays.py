@@ -30,7 +30,7 @@ from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconn
 from prospector_common.catalog import Catalog, ReplayRecord
 from prospector_common.ids import InvalidId, validate_replay_id, validate_run_id
 from prospector_common.storage import RunPaths
-from prospector_evaluator.replay import ReplayFormatError, iter_frames, read_frames, read_header
+from prospector_common.replay import ReplayFormatError, iter_frames, read_frames, read_header
 from starlette.concurrency import run_in_threadpool
 
 from ..deps import CatalogDep, SettingsDep, get_resources

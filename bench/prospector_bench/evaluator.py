@@ -14,25 +14,22 @@ levels 1 / 6 / 9, and the replay's decoding and verification speed.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import io
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
 
-import torch
-from prospector.engine import Engine
-from prospector.spec import EnvConfig
-
-from .evaluate import play_episode
-from .replay import DEFAULT_GZIP_LEVEL, iter_frames, verify, write_replay
+from .machine import describe
 
 
 def _policy(checkpoint: str | None):
-    from prospector_trainer.checkpoint import load_policy
-    from prospector_trainer.policy import make_policy
+    import torch
+
+    from prospector_common.policy.checkpoint import load_policy
+    from prospector_common.policy.network import make_policy
 
     if checkpoint:
         policy, data = load_policy(Path(checkpoint))
@@ -42,22 +39,38 @@ def _policy(checkpoint: str | None):
             "fresh MLP 128 (seed 0), action masking, no CASH_OUT, greedy")
 
 
-def _play_only(policy, masking: bool, config: EnvConfig, seed: int) -> tuple[int, float]:
-    from prospector_trainer.policy import Actor
+def _greedy(policy, masking: bool, seed: int):
+    """The policy as a rollout Agent, playing its argmax."""
+    from prospector.rollout import SingleGame
+    from prospector_common.policy.actor import Actor
+
+    return SingleGame(Actor(policy, masking, greedy=True, seed=seed))
+
+
+def _play_only(policy, masking: bool, config, seed: int) -> tuple[int, float]:
+    from prospector.engine import Engine
+    from prospector.rollout import run_episode
+
+    steps = 0
+
+    def count(*_) -> None:
+        nonlocal steps
+        steps += 1
 
     t0 = time.perf_counter()
-    engine = Engine(config, seed=seed)
-    actor = Actor(policy, masking, greedy=True, seed=seed)
-    actor.start(1)
-    steps = 0
-    while not engine.done:
-        engine.step(int(actor.act(engine.observation()[None, :], engine.action_mask()[None, :])[0]))
-        steps += 1
+    run_episode(_greedy(policy, masking, seed), Engine(config, seed=seed), on_step=count)
     return steps, time.perf_counter() - t0
 
 
-def run(seed: int = 0, time_max: int = 20_000, checkpoint: str | None = None, gzip_level: int = DEFAULT_GZIP_LEVEL,
+def run(seed: int = 0, time_max: int = 20_000, checkpoint: str | None = None, gzip_level: int | None = None,
         compare: bool = True) -> dict:
+    import torch
+
+    from prospector.spec import EnvConfig
+    from prospector_common.replay import DEFAULT_GZIP_LEVEL, iter_frames, verify, write_replay
+    from prospector_evaluator.evaluate import play_episode
+
+    gzip_level = DEFAULT_GZIP_LEVEL if gzip_level is None else gzip_level
     torch.set_num_threads(1)
     policy, masking, described = _policy(checkpoint)
     config = EnvConfig(time_max=time_max, reward_mode="sparse")
@@ -109,7 +122,7 @@ def run(seed: int = 0, time_max: int = 20_000, checkpoint: str | None = None, gz
             sizes[str(level)] = {"bytes_per_frame": size / max(1, frames), "seconds": time.perf_counter() - t}
         result["gzip_levels"] = sizes
         result["naive_bytes_per_frame"] = _naive_size(policy, masking, config, seed, gzip_level) / max(1, frames)
-    result["machine"] = f"{platform.processor() or platform.machine()}, {platform.python_version()}"
+    result["machine"] = describe()
     return result
 
 
@@ -121,22 +134,22 @@ def _with_level(recorder, level):
     return other
 
 
-def _naive_size(policy, masking: bool, config: EnvConfig, seed: int, level: int) -> int:
+def _naive_size(policy, masking: bool, config, seed: int, level: int) -> int:
     """Bytes of the same episode with the full render state in every frame (the baseline)."""
-    from prospector_trainer.policy import Actor
+    from prospector.engine import Engine
+    from prospector.rollout import run_episode
 
     engine = Engine(config, seed=seed)
-    actor = Actor(policy, masking, greedy=True, seed=seed)
-    actor.start(1)
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=level, mtime=0) as f:
         f.write((json.dumps({"initial_state": engine.render_state()}) + "\n").encode())
-        while not engine.done:
-            action = int(actor.act(engine.observation()[None, :], engine.action_mask()[None, :])[0])
-            reward, _, _ = engine.step(action)
+
+        def write_frame(engine, action: int, reward: float) -> None:
             frame = {"t": engine.t, "action": action, "reward": reward, "events": engine.events(),
                      "state": engine.render_state()}
             f.write((json.dumps(frame, separators=(",", ":")) + "\n").encode())
+
+        run_episode(_greedy(policy, masking, seed), engine, on_step=write_frame)
     return len(buf.getvalue())
 
 
@@ -156,3 +169,25 @@ def print_summary(r: dict) -> None:
         print(f"  naive (full state per frame, gzip {r['gzip_level']}): {r['naive_bytes_per_frame']:.1f} bytes/frame")
     print(f"  decode {r['decode_frames_per_second']:,.0f} frames/s; verify {r['verify_seconds']:.2f} s "
           f"({'ok' if r['verify_ok'] else 'MISMATCH'})")
+
+
+# ---- the command line (prospector_bench.cli) -------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    p.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
+    p.add_argument("--time-max", type=int, default=20_000, help="time budget in ticks (default 20000)")
+    p.add_argument("--checkpoint", default=None, help="a trainer checkpoint (default: a fresh MLP)")
+    p.add_argument("--gzip-level", type=int, default=None, help="gzip level of the replay (default 6)")
+    p.add_argument("--quick", action="store_true", help="no comparisons (naive encoding, gzip levels)")
+
+
+def main(args: argparse.Namespace) -> int:
+    result = run(seed=args.seed, time_max=args.time_max, checkpoint=args.checkpoint,
+                 gzip_level=args.gzip_level, compare=not args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_summary(result)
+    return 0

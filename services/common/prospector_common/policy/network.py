@@ -1,4 +1,4 @@
-"""Policies in the form PuffeRL expects.
+"""The policy network, in the form PuffeRL expects (shared by the trainer and the evaluator).
 
 PuffeRL calls `policy.forward_eval(obs, state)` while collecting experience
 and `policy(obs, state)` (forward) while learning; both return
@@ -7,7 +7,7 @@ encode_observations / decode_actions, so PufferLib's LSTMWrapper can put an
 LSTM cell between the two (`ProspectorLSTM`).
 
 Action masking (optional): the env appends the engine's 69 mask flags to the
-observation (env.TrainerEnv, mask_in_obs), so the mask travels with each
+observation (the trainer's TrainerEnv, mask_in_obs; policy_input below), so the mask travels with each
 observation through PuffeRL's rollout buffer. Invalid actions get a logit of
 -1e9 (probability exactly 0 in float32, entropy stays finite), in both the
 acting and the learning pass, so the stored log-probabilities and the
@@ -16,6 +16,7 @@ re-evaluated ones agree. The mask flags are also inputs of the encoder.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 from pufferlib.models import LSTMWrapper
@@ -128,50 +129,10 @@ def make_policy(kind: str = "mlp", hidden_size: int = 128, action_masking: bool 
     raise ValueError(f"policy kind must be 'mlp' or 'lstm', got {kind!r}")
 
 
-def policy_kwargs(cfg) -> dict:
-    """make_policy arguments of a TrainConfig (stored in every checkpoint)."""
-    return {"kind": cfg.policy.kind, "hidden_size": cfg.policy.hidden_size,
-            "action_masking": cfg.policy.action_masking, "forbid_cash_out": cfg.policy.forbid_cash_out,
-            "forbid_jettison": cfg.policy.forbid_jettison}
-
-
-class Actor:
-    """Plays a trained policy outside PuffeRL (evaluation): batched, greedy or sampled.
-
-    act(obs [n, 260], masks [n, 69]) -> actions [n]; for the LSTM it keeps one
-    recurrent state per row (call reset_rows when an episode starts, keep rows
-    aligned with episodes by passing `rows`)."""
-
-    def __init__(self, policy: nn.Module, action_masking: bool, greedy: bool = True, seed: int = 0):
-        self.policy = policy.eval()
-        self.action_masking = action_masking
-        self.greedy = greedy
-        self.recurrent = isinstance(policy, LSTMWrapper)
-        self.generator = torch.Generator().manual_seed(seed)
-        self.h = self.c = None
-
-    def start(self, n: int) -> None:
-        if self.recurrent:
-            self.h = torch.zeros(n, self.policy.hidden_size)
-            self.c = torch.zeros(n, self.policy.hidden_size)
-
-    @torch.no_grad()
-    def act(self, observations, masks, rows=None):
-        import numpy as np
-
-        from .env import policy_input
-
-        x = torch.from_numpy(policy_input(observations, masks, self.action_masking))
-        state = {}
-        if self.recurrent:
-            idx = torch.as_tensor(rows) if rows is not None else slice(None)
-            state = {"lstm_h": self.h[idx], "lstm_c": self.c[idx]}
-        logits, _ = self.policy.forward_eval(x, state)
-        if self.recurrent:
-            self.h[idx] = state["lstm_h"]
-            self.c[idx] = state["lstm_c"]
-        if self.greedy:
-            actions = logits.argmax(dim=-1)
-        else:
-            actions = torch.multinomial(torch.softmax(logits.float(), dim=-1), 1, generator=self.generator)[:, 0]
-        return actions.numpy().astype(np.int32)
+def policy_input(observations: np.ndarray, masks: np.ndarray | None, mask_in_obs: bool) -> np.ndarray:
+    """What the policy reads for engine observations [n, 260] and masks [n, 69]: the
+    observation, followed by the mask flags when the policy masks (see the trainer's env)."""
+    if not mask_in_obs:
+        return np.asarray(observations, dtype=np.float32)
+    return np.concatenate([np.asarray(observations, dtype=np.float32),
+                           np.asarray(masks, dtype=np.float32)], axis=1)

@@ -42,9 +42,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
-
 from prospector import spec
+from prospector.rollout import random_valid_action, valid_actions
 from prospector.spec import EnvConfig, as_config
 
 OUT_OF_RANGE_ACTIONS = (-1, 69, 1000)
@@ -93,7 +92,11 @@ OBS_NAMES = obs_index_names()
 # ---- actions ------------------------------------------------------------------------
 # A policy picks the next action from the episode's random.Random, the action
 # mask and the observation (both from the C side; they equal the reference's,
-# or the episode has already stopped at a mismatch).
+# or the episode has already stopped at a mismatch). Random valid picks are
+# prospector.rollout's: rng.choice over the valid actions in action order, so a
+# seed draws the same actions as it always has.
+
+NOT_CASH_OUT = (spec.A_CASH_OUT,)  # cashing out ends the episode at once
 
 
 def random_policy(rng: random.Random, mask: bytes, obs: bytes) -> int:
@@ -105,7 +108,7 @@ def random_policy(rng: random.Random, mask: bytes, obs: bytes) -> int:
 
 def long_policy(rng: random.Random, mask: bytes, obs: bytes) -> int:
     """Uniform over the valid actions except CASH_OUT."""
-    return rng.choice([a for a in range(spec.N_ACTIONS) if mask[a] and a != spec.A_CASH_OUT])
+    return random_valid_action(rng, mask, exclude=NOT_CASH_OUT)
 
 
 def miner_policy(rng: random.Random, mask: bytes, obs: bytes) -> int:
@@ -113,7 +116,7 @@ def miner_policy(rng: random.Random, mask: bytes, obs: bytes) -> int:
     mining hot (overheat now and then), full holds, selling, refuelling,
     repairs, and episodes that run out of time. One action in ten is uniform
     over the valid ones (never CASH_OUT)."""
-    valid = [a for a in range(spec.N_ACTIONS) if mask[a] and a != spec.A_CASH_OUT]
+    valid = valid_actions(mask, exclude=NOT_CASH_OUT)
     if rng.random() < 0.1:
         return rng.choice(valid)
     o = struct.unpack(f"<{spec.OBS_DIM}f", obs)
@@ -310,7 +313,7 @@ class _Episode:
     def reset(self) -> None:
         self.lib.pr_reset(self.env, self.cfg, self.seed)
         self.ref.reset(self.seed)
-        self.batch.observations.fill(np.nan)
+        self.batch.observations.fill(math.nan)
         self.batch.reset([self.seed])
 
     def c_step(self, action: int) -> tuple[float, bool, bool]:
@@ -363,7 +366,7 @@ def run_episode(seed: int, workload: str, config: EnvConfig | dict | None = None
         c_r, c_term, c_trunc = ep.c_step(action)
         r_r, r_term, r_trunc = ep.ref.step_raw(action)
         ep.batch.actions[0] = action
-        ep.batch.observations.fill(np.nan)
+        ep.batch.observations.fill(math.nan)
         ep.batch.step()
         c_obs, r_obs = ep.c_obs(), ep.ref.observation_bytes()
         c_mask, r_mask = ep.c_mask(), ep.ref.action_mask_bytes()

@@ -18,16 +18,17 @@ worker per core leaves more spinning processes than cores).
 Two workloads: `random` (uniform over all 69 actions) and `long` (uniform among
 the valid actions, CASH_OUT excluded, so episodes run long). Only the env calls
 are timed: actions are generated (random: pre-generated; long: picked from the
-action-mask buffer with numpy) outside the timed region. The C core, batched and
-threaded figures are measured interleaved, run by run, so their ratios compare
-like with like. Also reported: the state size per env, the process RSS before /
-after stepping a batch for many steps (it must not grow), and how much CPU other
-processes used during each phase (a shared machine skews the figures; the
-output says so).
+action masks by prospector.rollout's random_valid_action(s)) outside the timed
+region. The C core, batched and threaded figures are measured interleaved, run
+by run, so their ratios compare like with like. Also reported: the state size
+per env, the process RSS before / after stepping a batch for many steps (it
+must not grow), and how much CPU other processes used during each phase (a
+shared machine skews the figures; the output says so).
 
 Targets are printed with pass/fail marks; they never make the command fail.
-Only the standard library is imported at module level; numpy, the engine and
-PufferLib load when the benchmark runs.
+Only the standard library (and .machine, which shares it with the other
+benchmarks) is imported at module level; numpy, the engine and PufferLib load
+when the benchmark runs.
 """
 
 from __future__ import annotations
@@ -35,14 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from .machine import OtherCpu, Status, cores, fmt_sps, machine_info, median, rss_bytes
 
 WORKLOADS = ("random", "long")
 FIGURES = ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps", "vector_mp_sps",
@@ -60,7 +61,7 @@ TARGET_THREADED_OVER_BATCHED = 1.7
 MEMORY_GROWTH_TOLERANCE = 1 << 20  # bytes; RSS noise below this counts as "no growth"
 OTHER_CPU_NOTE = 0.2  # cores used by other processes in a phase above which the output says so
 
-ROOT = Path(__file__).resolve().parents[2]  # repo root (bindings/prospector/bench.py)
+ROOT = Path(__file__).resolve().parents[2]  # repo root (bench/prospector_bench/env.py)
 
 
 @dataclass
@@ -96,145 +97,6 @@ class Results:
     notes: list = field(default_factory=list)
 
 
-# ---- small helpers ------------------------------------------------------------------
-
-
-class Status:
-    """Progress lines on stderr (rich when available)."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self.t0 = time.perf_counter()
-        try:
-            from rich.console import Console
-            self.console = Console(stderr=True, highlight=False)
-        except ImportError:  # pragma: no cover - rich is a dependency
-            self.console = None
-
-    def __call__(self, msg: str) -> None:
-        if self.quiet:
-            return
-        line = f"[{time.perf_counter() - self.t0:6.1f}s] {msg}"
-        if self.console is not None:
-            self.console.print(line, markup=False, soft_wrap=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-
-def median(xs):
-    return float(statistics.median(xs)) if xs else None
-
-
-def fmt_sps(x) -> str:
-    if x is None:
-        return "n/a"
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f} k"
-    return f"{x:.0f}"
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine_info() -> dict:
-    import numpy as np
-    return {
-        "cores": cores(),
-        "cpu_count": os.cpu_count(),
-        "cpu_model": cpu_model(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "load_avg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-    }
-
-
-def rss_bytes() -> int:
-    """Current resident set size of this process."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):  # pragma: no cover - not Linux
-        import psutil
-        return psutil.Process().memory_info().rss
-
-
-class OtherCpu:
-    """CPU used by other processes (not this one, not its children) over a phase,
-    in cores on average: this machine may be shared, and the figures only mean
-    something when the cores were ours. Linux /proc; None elsewhere. Processes
-    that both start and end within a phase are missed, so it is a lower bound."""
-
-    def __init__(self):
-        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self.snap = None
-
-    def _read(self) -> dict | None:
-        me = os.getpid()
-        out = {}
-        try:
-            pids = [int(d) for d in os.listdir("/proc") if d.isdigit()]
-        except OSError:
-            return None
-        for pid in pids:
-            if pid == me:
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    text = f.read()
-                rest = text[text.rfind(")") + 2:].split()
-                ppid, ticks, started = int(rest[1]), int(rest[11]) + int(rest[12]), int(rest[19])
-            except (OSError, IndexError, ValueError):  # gone meanwhile, or unreadable
-                continue
-            if ppid != me:  # our children (bench_core, vector workers) are ours
-                out[(pid, started)] = ticks
-        return out
-
-    @staticmethod
-    def _uptime() -> float:
-        with open("/proc/uptime") as f:
-            return float(f.read().split()[0])
-
-    def start(self) -> None:
-        try:
-            self.snap = (self._read(), self._uptime(), time.perf_counter())
-        except OSError:
-            self.snap = None
-
-    def stop(self) -> float | None:
-        if not self.snap or self.snap[0] is None:
-            return None
-        before, boot_t0, t0 = self.snap
-        after = self._read()
-        wall = time.perf_counter() - t0
-        if after is None or wall <= 0:
-            return None
-        ticks = 0
-        for key, v in after.items():
-            if key in before:
-                ticks += max(0, v - before[key])
-            elif key[1] / self.hz >= boot_t0:  # started during the phase
-                ticks += v
-        return ticks / self.hz / wall
-
-
 # ---- action generation (never timed) ------------------------------------------------
 
 
@@ -243,19 +105,6 @@ def random_actions(rng, steps: int, n: int):
     import numpy as np
     from prospector import spec
     return rng.integers(0, spec.N_ACTIONS, size=(steps, n), dtype=np.int32)
-
-
-def pick_valid(masks, rng, out) -> None:
-    """Uniform among the valid actions of each row of masks ([n, 69] bool/uint8),
-    CASH_OUT excluded, written into out ([n] int32); HOLD when none is valid."""
-    import numpy as np
-    from prospector import spec
-    m = np.asarray(masks)[:, : spec.A_CASH_OUT].astype(bool, copy=False)
-    scores = rng.random(m.shape, dtype=np.float32)
-    scores[~m] = -1.0
-    a = scores.argmax(axis=1)
-    a[~m.any(axis=1)] = spec.A_HOLD
-    out[:] = a
 
 
 # ---- c_core_sps: build/bench_core -----------------------------------------------------
@@ -288,6 +137,7 @@ def run_batch(n: int, steps: int, threads: int, workload: str, seed: int) -> tup
     Batch.step() calls. Returns (steps per second, episodes finished)."""
     import numpy as np
     from prospector.engine import Batch
+    from prospector.rollout import random_valid_actions
 
     rng = np.random.default_rng(seed)
     pool = random_actions(rng, steps, n) if workload == "random" else None
@@ -303,7 +153,7 @@ def run_batch(n: int, steps: int, threads: int, workload: str, seed: int) -> tup
             if pool is not None:
                 acts[:] = pool[s]
             else:
-                pick_valid(masks, rng, acts)
+                random_valid_actions(rng, masks, acts)
             t0 = clock()
             step()
             elapsed += clock() - t0
@@ -358,6 +208,7 @@ def run_vector(n: int, steps: int, workers: int, workload: str, repeats: int, se
     import numpy as np
     import pufferlib.vector
     from prospector import spec
+    from prospector.rollout import random_valid_actions
 
     per_worker = max(1, n // workers)
     total = per_worker * workers
@@ -395,7 +246,7 @@ def run_vector(n: int, steps: int, workers: int, workload: str, repeats: int, se
                 if pool is not None:
                     acts[:] = pool[s]
                 else:
-                    pick_valid(masks, rng, acts)
+                    random_valid_actions(rng, masks, acts)
                 t0 = clock()
                 vec.send(acts)
                 vec.recv()
@@ -415,11 +266,15 @@ def run_single(reset, step, mask, steps: int, workload: str, seed: int) -> float
     """Steps per second of a one-game env, one step per call: reset(seed) starts
     an episode, step(a) -> episode ended?, mask() -> current action mask. step()
     and the resets at episode ends are timed; actions are picked untimed."""
+    import random
+
     import numpy as np
     from prospector import spec
+    from prospector.rollout import random_valid_action
 
     rng = np.random.default_rng(seed)
     pool = rng.integers(0, spec.N_ACTIONS, size=steps) if workload == "random" else None
+    pick_rng = random.Random(seed)
     clock = time.perf_counter
     episode_seed = seed
     reset(episode_seed)
@@ -428,8 +283,7 @@ def run_single(reset, step, mask, steps: int, workload: str, seed: int) -> float
         if pool is not None:
             a = int(pool[s])
         else:
-            valid = np.flatnonzero(np.asarray(mask())[: spec.A_CASH_OUT])
-            a = int(valid[rng.integers(len(valid))]) if len(valid) else spec.A_HOLD
+            a = random_valid_action(pick_rng, mask(), exclude=(spec.A_CASH_OUT,))
         t0 = clock()
         if step(a):
             episode_seed += 1
@@ -778,6 +632,15 @@ def print_report(res: Results, file=None) -> None:
 # ---- CLI -------------------------------------------------------------------------------------
 
 
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object with every figure")
+    p.add_argument("--quick", action="store_true", help="small sizes, a few seconds (for tests)")
+    p.add_argument("--n-envs", type=int, default=None, help="envs per batch (default 1024; quick 64)")
+    p.add_argument("--steps", type=int, default=None, help="batch steps per run (default 1000; quick 40)")
+    p.add_argument("--repeats", type=int, default=None, help="runs per figure and workload (default 5; quick 3)")
+    p.add_argument("--threads", type=int, default=None, help="engine threads and vector workers (default: one per core)")
+
+
 def main_env(args: argparse.Namespace) -> int:
     sizes = Sizes.quick() if args.quick else Sizes()
     for name in ("n_envs", "steps", "repeats", "threads"):
@@ -798,10 +661,10 @@ def main_env(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    """`python -m prospector.bench env ...`: the same as `prospector bench env ...`."""
+    """`python -m prospector_bench.env ...`: the same as `prospector bench env ...`."""
     from prospector.cli import main as cli_main
 
-    return cli_main(["bench", *(argv if argv is not None else sys.argv[1:])])
+    return cli_main(["bench", "env", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":

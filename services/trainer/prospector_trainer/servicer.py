@@ -12,7 +12,7 @@ last_checkpoint_time, state, ...) and hands a function returning it here:
 Nothing is locked: each call reads the fields one ``dict.get`` at a time (see
 prospector_rpc.convert), so a reply may mix two consecutive updates but never
 fails because the loop is writing. The same dict feeds
-``prospector_rpc.metrics.TrainerMetrics.update``.
+``prospector_trainer.metrics.TrainerMetrics.update``.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 import grpc
 
-from .convert import message_from_dict
-from .pb import pb2, pb2_grpc
+from prospector_rpc.convert import message_from_dict
+from prospector_rpc.pb import pb2, pb2_grpc
 
 
 class TrainerServicer(pb2_grpc.TrainerServiceServicer):

@@ -13,14 +13,14 @@ ranks them by mean net profit.
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
-from prospector import spec
+from .machine import median
 
 # bench learn's training config and budget: configs/learn.toml (see LEARNING.md), its
 # curriculum reaching the full game at 60M; 20 windows of 6M env steps, ~25 minutes at
@@ -35,11 +35,11 @@ PROFILE_KEYS = ("env", "eval_forward", "eval_copy", "eval_misc", "train_forward"
 def _one_train_run(cfg, seconds: float, warmup_epochs: int = 2) -> dict:
     import torch
 
-    from .env import make_vecenv
-    from .loop import WindowedPuffeRL, puffer_config
-    from .metrics import EpisodeLog
-    from .env import batches
-    from .policy import make_policy, policy_kwargs
+    from prospector_common.policy.network import make_policy
+    from prospector_trainer.config import policy_kwargs
+    from prospector_trainer.env import batches, make_vecenv
+    from prospector_trainer.episode_stats import EpisodeLog
+    from prospector_trainer.loop import WindowedPuffeRL, puffer_config
 
     torch.set_num_threads(cfg.ppo.torch_threads)
     vecenv = make_vecenv(cfg)
@@ -78,7 +78,7 @@ def _one_train_run(cfg, seconds: float, warmup_epochs: int = 2) -> dict:
 
 def bench_train(config: str = "default", overrides=None, repeats: int | None = None, seconds: float | None = None,
                 quick: bool = False) -> dict:
-    from .config import load_config
+    from prospector_trainer.config import load_config
 
     overrides = list(overrides or [])
     if quick:
@@ -88,8 +88,8 @@ def bench_train(config: str = "default", overrides=None, repeats: int | None = N
     repeats = repeats or (2 if quick else 5)
     seconds = seconds or (1.0 if quick else 8.0)
     runs = [_one_train_run(cfg, seconds) for _ in range(repeats)]
-    med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
-    prof = {k: statistics.median(r["profile_fraction"].get(k, 0.0) for r in runs) for k in PROFILE_KEYS}
+    med = lambda key: median([r[key] for r in runs])  # noqa: E731
+    prof = {k: median([r["profile_fraction"].get(k, 0.0) for r in runs]) for k in PROFILE_KEYS}
     return {
         "train_sps_median": med("sps"),
         "train_sps_runs": [r["sps"] for r in runs],
@@ -146,9 +146,13 @@ def evaluate_policy(policy, action_masking: bool, seeds, env_config=None, greedy
     All seeds run as one C batch. Once an env's first episode ends it only
     HOLDs (its later episodes are ignored); the batch's episode log is read on
     every step where an episode ends, so each record maps to its env."""
-    from .engine_eval import play_batch
+    from prospector.engine import Batch
+    from prospector.rollout import play_batch
+    from prospector_common.policy.actor import Actor
 
-    return play_batch(policy, action_masking, seeds, env_config, greedy, threads)
+    seeds = list(seeds)
+    with Batch(len(seeds), env_config, threads) as batch:
+        return play_batch(Actor(policy, action_masking, greedy=greedy), batch, seeds)
 
 
 def summarize(results: list[dict]) -> dict:
@@ -156,7 +160,7 @@ def summarize(results: list[dict]) -> dict:
     return {
         "episodes": len(results),
         "net_profit_mean": statistics.fmean(profits),
-        "net_profit_median": statistics.median(profits),
+        "net_profit_median": median(profits),
         "survival_mean": statistics.fmean(r["survival"] for r in results),
         "profit_per_tick_mean": statistics.fmean(r["profit_per_tick"] for r in results),
         "destroyed_mean": statistics.fmean(r["destroyed"] for r in results),
@@ -176,10 +180,10 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
         raise ValueError(f"eval_env must be 'full' or 'train', got {eval_env!r}")
     from prospector.bots import compare
 
-    from .checkpoint import load_policy
-    from .config import load_config
-    from .loop import train
-    from .progress import TrainProgress
+    from prospector_common.policy.checkpoint import load_policy
+    from prospector_trainer.config import load_config
+    from prospector_trainer.loop import train
+    from prospector_trainer.progress import TrainProgress
 
     t0 = time.time()
     training = None
@@ -198,7 +202,7 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
     from prospector.spec import EnvConfig
 
     policy, data = load_policy(Path(checkpoint))
-    from .config import TrainConfig
+    from prospector_trainer.config import TrainConfig
 
     cfg = TrainConfig.from_dict(data["config"])
     env_config = (EnvConfig() if eval_env == "full" else cfg.env_config).replace(reward_mode="shaped")
@@ -247,3 +251,53 @@ def print_bench_learn(r: dict) -> None:
     console.print(t)
     console.print(f"PPO rank {r['ppo_rank']} of {len(r['ranking'])}; best bot {r['best_bot']}; "
                   f"PPO beats it: {r['ppo_beats_best_bot']}")
+
+
+# ---- the command line (prospector_bench.cli) ---------------------------------------------
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--quick", action="store_true", help="small and short (for tests)")
+    p.add_argument("--repeats", type=int, default=None, help="runs (default 5; quick 2)")
+    p.add_argument("--seconds", type=float, default=None, help="measured seconds per run (default 8; quick 2)")
+    p.add_argument("--config", default="default", help="config whose PPO and vec settings are measured")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+
+def train_main(args: argparse.Namespace) -> int:
+    result = bench_train(config=args.config, overrides=args.overrides, repeats=args.repeats,
+                         seconds=args.seconds, quick=args.quick)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_bench_train(result)
+    return 0
+
+
+def add_learn_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--config", default="learn", help="training config (default: learn)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--env-steps", type=int, default=None,
+                   help="training budget in env steps (default: the bench budget, about 25 minutes here)")
+    p.add_argument("--episodes", type=int, default=200, help="held-out evaluation seeds (default 200)")
+    p.add_argument("--seed0", type=int, default=1_000_000, help="first held-out seed (default 1,000,000)")
+    # PPO's policy is stochastic: it is trained sampling, and its argmax can
+    # loop (the learn checkpoint strands 42 % of its episodes under argmax)
+    p.add_argument("--argmax", action="store_true", help="PPO takes its most likely action (default: it samples)")
+    p.add_argument("--checkpoint", default=None, help="skip training: evaluate this checkpoint")
+    p.add_argument("--data-dir", default=None, help="where the training run goes (default: data root)")
+    p.add_argument("--eval-env", choices=("full", "train"), default="full",
+                   help="full: play the full 20000-tick game (default); train: the checkpoint's training env")
+
+
+def learn_main(args: argparse.Namespace) -> int:
+    result = bench_learn(config=args.config, overrides=args.overrides, env_steps=args.env_steps,
+                         episodes=args.episodes, seed0=args.seed0, greedy=args.argmax,
+                         checkpoint=args.checkpoint, data_dir=args.data_dir, eval_env=args.eval_env)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_bench_learn(result)
+    return 0

@@ -1,10 +1,13 @@
-"""The catalog: runs, their windows (with metrics) and replays (with tags), in SQL.
+"""The Catalog class: opening the database, and every query the services make.
 
 One `Catalog(url)` works on SQLite (the default: a file in the data dir, WAL
 mode so readers never block the writer) and on PostgreSQL (`DATABASE_URL`,
-e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test). Every write is
-idempotent, because the trainer may re-record a window on resume and a Redis
-entry may be delivered to an evaluator twice:
+e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test). Opening one does not
+touch the database; `create_all()` (every service calls it at start) brings
+the schema to the newest migration (migrations/).
+
+Every write is idempotent, because the trainer may re-record a window on
+resume and a Redis entry may be delivered to an evaluator twice:
 
 - `add_window` and `add_replay` are no-ops returning False for a key that
   already exists;
@@ -12,76 +15,44 @@ entry may be delivered to an evaluator twice:
   per `milestone:*` tag, enforced by unique indexes, so two evaluators racing
   on the same window cannot both record it.
 
-Tags are stored twice on purpose: as the JSON list on the replay (what readers
-get back) and as rows of `replay_tags` (what queries filter on, with indexes,
-the same way on both databases, without JSON operators).
-
 Every ID is validated (ids.py) before it reaches a query.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Boolean,
-    Dialect,
-    Float,
-    ForeignKey,
-    ForeignKeyConstraint,
-    Index,
-    Integer,
-    String,
-    Text,
-    TypeDecorator,
-    create_engine,
-    event,
-    exists,
-    func,
-    or_,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import create_engine, event, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.types import DateTime
+from sqlalchemy.orm import Session, sessionmaker
 
-from .ids import InvalidId, validate_replay_id, validate_run_id, validate_seed, validate_window_id
-from .jsonsafe import json_safe
-
-# ---- vocabulary ---------------------------------------------------------------------
-
-RUN_STATUSES = ("created", "running", "finished", "failed", "interrupted")
-EVAL_DONE = "done"
-EVAL_FAILED = "failed"
-
-TAG_EVERY_WINDOW = "every_window"
-TAG_BEST_SO_FAR = "best_so_far"
-MILESTONE_PREFIX = "milestone:"
-TAG_RE = re.compile(r"\A[a-z0-9_]{1,32}(?::[a-z0-9_.]{1,31})?\Z")
+from ..ids import validate_replay_id, validate_run_id, validate_seed, validate_window_id
+from ..jsonsafe import json_safe
+from .migrations import upgrade_to_head
+from .records import (
+    EVAL_DONE,
+    EVAL_FAILED,
+    MILESTONE_PREFIX,
+    RUN_STATUSES,
+    TAG_EVERY_WINDOW,
+    ReplayPage,
+    ReplayRecord,
+    RunRecord,
+    WindowPage,
+    WindowRecord,
+    validate_tag,
+)
+from .tables import ReplayRow, ReplayTagRow, RunRow, WindowRow, utc_now
 
 MAX_PAGE = 1000
 _WRITE_ATTEMPTS = 3  # a unique-index race is resolved by re-reading, once is enough
-
-
-def validate_tag(value: object) -> str:
-    """Return `value` if it is a well-formed tag (`name` or `kind:name`)."""
-    if not isinstance(value, str) or not TAG_RE.match(value):
-        raise InvalidId(f"tag {value!r} must be lowercase [a-z0-9_], optionally 'kind:name'")
-    return value
 
 
 def _validate_status(status: str) -> str:
@@ -90,199 +61,13 @@ def _validate_status(status: str) -> str:
     return status
 
 
-# ---- column types -------------------------------------------------------------------
-
-JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on both databases.
-
-    SQLite has no time zones and would hand back naive values.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("catalog datetimes must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+def _page_size(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be an integer in 1..{MAX_PAGE}, got {limit!r}")
+    return limit
 
 
-class UInt64(TypeDecorator[int]):
-    """Engine seeds span 0..2**64-1; both databases top out at signed 64 bits.
-
-    Stored as the same 64 bits read as signed, so nothing is lost.
-    """
-
-    impl = BigInteger
-    cache_ok = True
-
-    def process_bind_param(self, value: int | None, dialect: Dialect) -> int | None:
-        return None if value is None else (value - 2**64 if value >= 2**63 else value)
-
-    def process_result_value(self, value: int | None, dialect: Dialect) -> int | None:
-        return None if value is None else (value + 2**64 if value < 0 else value)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-# ---- tables --------------------------------------------------------------------------
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class RunRow(Base):
-    __tablename__ = "runs"
-
-    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
-    config: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    status: Mapped[str] = mapped_column(String(16))
-    wandb_url: Mapped[str | None] = mapped_column(Text)
-    spec_version: Mapped[int] = mapped_column(Integer)
-    git_sha: Mapped[str] = mapped_column(String(16))
-
-
-class WindowRow(Base):
-    __tablename__ = "windows"
-
-    run_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
-    )
-    window_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    env_steps_total: Mapped[int] = mapped_column(BigInteger)
-    checkpoint_path: Mapped[str] = mapped_column(Text)
-    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
-    # None: not evaluated yet; EVAL_DONE once it has its every_window replay; EVAL_FAILED.
-    eval_status: Mapped[str | None] = mapped_column(String(16))
-    eval_error: Mapped[str | None] = mapped_column(Text)
-
-
-class ReplayRow(Base):
-    __tablename__ = "replays"
-
-    replay_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(64))
-    window_id: Mapped[int] = mapped_column(Integer)
-    seed: Mapped[int] = mapped_column(UInt64)
-    return_: Mapped[float] = mapped_column("return", Float)
-    net_profit: Mapped[float] = mapped_column(Float)
-    survival: Mapped[bool] = mapped_column(Boolean)
-    length: Mapped[int] = mapped_column(Integer)
-    tags: Mapped[list[str]] = mapped_column(JSONType)
-    path: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
-
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["run_id", "window_id"], ["windows.run_id", "windows.window_id"], ondelete="CASCADE"
-        ),
-        Index("ix_replays_run_window", "run_id", "window_id"),
-    )
-
-
-_EVERY_WINDOW_ONLY = text(f"tag = '{TAG_EVERY_WINDOW}'")
-_MILESTONES_ONLY = text(f"tag LIKE '{MILESTONE_PREFIX}%'")
-
-
-class ReplayTagRow(Base):
-    __tablename__ = "replay_tags"
-
-    replay_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("replays.replay_id", ondelete="CASCADE"), primary_key=True
-    )
-    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(64))
-    window_id: Mapped[int] = mapped_column(Integer)
-
-    __table_args__ = (
-        Index("ix_replay_tags_run_tag", "run_id", "tag"),
-        # One every_window replay per window; one replay per milestone per run.
-        Index(
-            "ux_replay_tags_every_window",
-            "run_id",
-            "window_id",
-            unique=True,
-            sqlite_where=_EVERY_WINDOW_ONLY,
-            postgresql_where=_EVERY_WINDOW_ONLY,
-        ),
-        Index(
-            "ux_replay_tags_milestone",
-            "run_id",
-            "tag",
-            unique=True,
-            sqlite_where=_MILESTONES_ONLY,
-            postgresql_where=_MILESTONES_ONLY,
-        ),
-    )
-
-
-# ---- what readers get back (plain values, detached from any session) ----------------
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class RunRecord(_Record):
-    run_id: str
-    created_at: datetime
-    config: dict[str, Any]
-    status: str
-    wandb_url: str | None
-    spec_version: int
-    git_sha: str
-
-
-class WindowRecord(_Record):
-    run_id: str
-    window_id: int
-    env_steps_total: int
-    checkpoint_path: str
-    metrics: dict[str, Any]
-    created_at: datetime
-    eval_status: str | None
-    eval_error: str | None
-
-
-class ReplayRecord(_Record):
-    replay_id: str
-    run_id: str
-    window_id: int
-    seed: int
-    # `return` is a Python keyword; model_dump(by_alias=True) and FastAPI say "return".
-    return_: float = Field(serialization_alias="return")
-    net_profit: float
-    survival: bool
-    length: int
-    tags: list[str]
-    path: str
-    created_at: datetime
-
-
-class WindowPage(_Record):
-    items: list[WindowRecord]
-    next_after: int | None  # pass back as `after` for the next page; None at the end
-
-
-class ReplayPage(_Record):
-    items: list[ReplayRecord]
-    next_cursor: str | None  # pass back as `cursor` for the next page; None at the end
+# ---- rows to records ----------------------------------------------------------------
 
 
 def _run_record(row: RunRow) -> RunRecord:
@@ -376,13 +161,23 @@ class Catalog:
     @classmethod
     def from_settings(cls, settings: Any | None = None) -> Catalog:
         """The catalog at settings.database_url (default: get_settings())."""
-        from .settings import get_settings
+        from ..settings import get_settings
 
         return cls((settings or get_settings()).database_url)
 
+    def migrate(self) -> str:
+        """Bring the schema to the newest migration and return its revision.
+
+        Safe on every start, and when several services start at once: a fresh
+        database gets every migration, one made before migrations existed is
+        recognised and upgraded in place, one already up to date is left alone
+        (see migrations/__init__.py).
+        """
+        return upgrade_to_head(self.engine)
+
     def create_all(self) -> None:
-        """Create missing tables and indexes; safe to call on every start."""
-        Base.metadata.create_all(self.engine)
+        """The name every service calls at start: the same as migrate()."""
+        self.migrate()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -428,7 +223,7 @@ class Catalog:
         """Record a run, or update it (on resume); created_at is kept from the first call."""
         values = {
             "run_id": validate_run_id(run_id),
-            "created_at": created_at or _now(),
+            "created_at": created_at or utc_now(),
             "config": json_safe(config),
             "status": _validate_status(status),
             "wandb_url": wandb_url,
@@ -500,7 +295,7 @@ class Catalog:
             "env_steps_total": int(env_steps_total),
             "checkpoint_path": str(checkpoint_path),
             "metrics": json_safe(metrics),
-            "created_at": created_at or _now(),
+            "created_at": created_at or utc_now(),
         }
         # RETURNING says whether a row went in; rowcount is not reliable for
         # ON CONFLICT DO NOTHING across drivers.
@@ -630,7 +425,7 @@ class Catalog:
             "length": int(length),
             "tags": list(dict.fromkeys(validate_tag(t) for t in tags)),  # unique, in order
             "path": str(path),
-            "created_at": created_at or _now(),
+            "created_at": created_at or utc_now(),
         }
         for attempt in range(_WRITE_ATTEMPTS):
             try:
@@ -748,9 +543,3 @@ class Catalog:
         )
         with self._read() as session:
             return bool(session.scalar(query))
-
-
-def _page_size(limit: int) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise ValueError(f"limit must be an integer in 1..{MAX_PAGE}, got {limit!r}")
-    return limit

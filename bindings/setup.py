@@ -1,4 +1,4 @@
 # The C engine is compiled into the package by cffi (API mode) at install time.
 from setuptools import setup
 
-setup(cffi_modules=["bindings/prospector/_build_engine.py:ffibuilder"])
+setup(cffi_modules=["prospector/_build_engine.py:ffibuilder"])

@@ -1,5 +1,8 @@
 """Checkpoints: one torch file per window, written atomically, read back with clear errors.
 
+The trainer writes them; the evaluator (and anything else that plays a policy)
+reads them with load_policy.
+
 ckpt_{window_id}.pt holds run_id, window_id, env_steps, epoch, spec_version,
 config (TrainConfig.to_dict()), policy_kwargs, policy_state_dict,
 optimizer_state_dict, scheduler_state_dict, torch_rng_state, the window's
@@ -70,7 +73,7 @@ def load_latest(paths: RunPaths) -> dict:
 
 def load_policy(path: Path):
     """(policy with the checkpoint's weights, checkpoint dict); for evaluation and tests."""
-    from .policy import make_policy
+    from .network import make_policy
 
     data = load(path)
     policy = make_policy(**data["policy_kwargs"])

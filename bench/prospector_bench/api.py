@@ -10,7 +10,7 @@
         (unpaced, fps at the server's maximum), and at 30 fps, with the
         slowest and fastest client's share and Jain's fairness index
     (d) the floor: (a)'s gRPC load on a PlayService that answers at once with
-        canned replies of the same size (prospector_api.bench_floor): what the
+        canned replies of the same size (prospector_bench.api_floor): what the
         gRPC layer alone costs here, without the engine and Redis
     and the saved state per session: the engine's bytes, and Redis's memory
     for the whole session hash.
@@ -19,13 +19,19 @@ The server is `prospector api --workers W` in a subprocess (default one worker
 per core, as deployed). HTTP load comes from here, on uvloop, with a minimal
 HTTP/1.1 keep-alive client (one connection per session, as each player's page
 has its own), parsing replies with orjson. gRPC load comes by default from
-build/grpc_loadgen (services/api/loadgen, `make loadgen`): a C++ client on one
+build/grpc_loadgen (bench/loadgen, `make loadgen`): a C++ client on one
 thread that uses a quarter to a third of the CPU per step that grpc.aio here
 does (`--client python` for that one), with one channel, so one connection,
 per `--sessions-per-channel` sessions. Every step asks for the full render
 state, as a human player's page does. The server, Redis and the load generator
 share this machine's cores: each part reports the CPU seconds the client, the
 server processes and Redis used, so the split is visible.
+
+Only the standard library and the engine are imported at module level (so
+`prospector bench --help` loads no service); the API's client libraries
+(orjson, uvloop, grpc, httpx, redis, websockets) and the services load when a
+part runs. Random play is prospector.rollout's: uniform among the valid
+actions, never CASH_OUT (it would end every episode at once).
 """
 
 from __future__ import annotations
@@ -34,7 +40,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import random
 import socket
 import statistics
@@ -43,16 +48,19 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import orjson
-import uvloop
+from prospector import spec
+from prospector.rollout import random_valid_action
+
+from .machine import CpuMeter, self_cpu_s, tree_cpu_s
+from .machine import child_pids as _children  # noqa: F401 - tests/api/test_workers.py counts workers with it
 
 GOALS_MS = {"grpc": 10.0, "grpc-stream": 10.0, "http": 15.0}
 # the issue's two transports, and bots' way of playing over gRPC: one Play stream per session
 TRANSPORTS = ("http", "grpc", "grpc-stream")
-NO_CASH_OUT = 68  # random play that cashes out ends every episode at once
 
 
 def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
@@ -90,6 +98,8 @@ class RawHttp:
         return cls(reader, writer, f"{host}:{port}")
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, bytes]:
+        import orjson
+
         data = b"" if body is None else orjson.dumps(body)
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n").encode()
@@ -108,9 +118,18 @@ class RawHttp:
         self.writer.close()
 
 
-def _pick_action(mask: list[bool], rng: random.Random) -> int:
-    valid = [a for a, ok in enumerate(mask) if ok and a != NO_CASH_OUT]
-    return rng.choice(valid) if valid else 6
+class RandomPlayer:
+    """The load's player, a rollout Agent: uniform among the valid actions, never CASH_OUT,
+    from its own random.Random(seed), one stream of actions across episodes as a session plays."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def reset(self, seed: int) -> None:
+        pass
+
+    def act(self, observation: Any, mask: Sequence) -> int:
+        return random_valid_action(self.rng, mask, exclude=(spec.A_CASH_OUT,))
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float | None]:
@@ -135,6 +154,8 @@ class HttpPlayer:
         self.host, self.port = host, port
 
     async def open(self) -> None:
+        import orjson
+
         self.conn = await RawHttp.connect(self.host, self.port)
         status, body = await self.conn.request("POST", "/api/play/sessions", {})
         if status != 201:
@@ -143,6 +164,8 @@ class HttpPlayer:
         self.session_id, self.mask, self.done = reply["session_id"], reply["action_mask"], False
 
     async def step(self, action: int) -> None:
+        import orjson
+
         status, body = await self.conn.request("POST", f"/api/play/sessions/{self.session_id}/step",
                                                {"action": action})
         if status != 200:
@@ -151,6 +174,8 @@ class HttpPlayer:
         self.mask, self.done = reply["action_mask"], reply["terminated"] or reply["truncated"]
 
     async def reset(self) -> None:
+        import orjson
+
         status, body = await self.conn.request("POST", f"/api/play/sessions/{self.session_id}/reset", {})
         if status != 200:
             raise RuntimeError(f"reset: HTTP {status}")
@@ -178,6 +203,8 @@ class GrpcPlayer:
         self.session_id, self.mask, self.done = reply.session_id, list(reply.action_mask), False
 
     async def step(self, action: int) -> None:
+        import orjson
+
         reply = await self.stub.Step(self.pb2.StepRequest(session_id=self.session_id, action=action))
         orjson.loads(reply.state_json)  # what a client does with it; keeps the two transports comparable
         self.mask, self.done = list(reply.action_mask), reply.terminated or reply.truncated
@@ -212,6 +239,8 @@ class GrpcStreamPlayer(GrpcPlayer):
         return reply
 
     async def step(self, action: int) -> None:
+        import orjson
+
         reply = await self._send(self.pb2.PlayRequest(action=action))
         orjson.loads(reply.state_json)
         self.mask, self.done = list(reply.action_mask), reply.terminated or reply.truncated
@@ -267,7 +296,7 @@ async def _paced(transport: str, sessions: int, rate: float, seconds: float, hos
 
     async def run(i: int, player: Any) -> None:
         nonlocal late
-        rng = random.Random(i)
+        policy = RandomPlayer(i)
         due = start + (i / sessions) / rate  # spread the sessions over one period
         while due < end:
             now = time.monotonic()
@@ -279,7 +308,7 @@ async def _paced(transport: str, sessions: int, rate: float, seconds: float, hos
                 await player.reset()
             t0 = time.perf_counter()
             try:
-                await player.step(_pick_action(player.mask, rng))
+                await player.step(policy.act(None, player.mask))
                 latencies.append(time.perf_counter() - t0)
             except Exception as exc:  # noqa: BLE001 - every failure counts as an error
                 errors.append(f"{type(exc).__name__}: {exc}")
@@ -300,9 +329,9 @@ async def _paced(transport: str, sessions: int, rate: float, seconds: float, hos
                                 if k != "wall_s"}}
 
 
-# ---- gRPC load from the native client (services/api/loadgen) ---------------------------------
+# ---- gRPC load from the native client (bench/loadgen) ----------------------------------------
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]  # bench/prospector_bench/api.py
 
 
 def loadgen_binary() -> Path:
@@ -353,6 +382,8 @@ def _latency_run(transport: str, client: str, sessions: int, rate: float, second
     """(a) for one transport with the chosen client (HTTP is always driven from here)."""
     if client == "native" and transport.startswith("grpc"):
         return _native(transport, sessions, rate, seconds, host, ports, per_channel, cpu)
+    import uvloop
+
     result = uvloop.run(_paced(transport, sessions, rate, seconds, host, ports, per_channel, cpu))
     return {**result, "client": "python"}
 
@@ -365,6 +396,8 @@ def _saturation_run(transport: str, client: str, concurrency: int, seconds: floa
         return {"concurrency": concurrency, "client": "native", "steps_per_s": r["achieved_steps_per_s"],
                 "errors": r["errors"], **{k: r[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
                 "cpu": r["cpu"]}
+    import uvloop
+
     result = uvloop.run(_closed_loop(transport, concurrency, seconds, host, ports, per_channel, cpu))
     return {**result, "client": "python"}
 
@@ -381,13 +414,13 @@ async def _closed_loop(transport: str, concurrency: int, seconds: float, host: s
 
     async def run(i: int, player: Any) -> None:
         nonlocal errors
-        rng = random.Random(i)
+        policy = RandomPlayer(i)
         while time.monotonic() < end:
             if player.done:
                 await player.reset()
             t0 = time.perf_counter()
             try:
-                await player.step(_pick_action(player.mask, rng))
+                await player.step(policy.act(None, player.mask))
                 latencies.append(time.perf_counter() - t0)
             except Exception:  # noqa: BLE001
                 errors += 1
@@ -407,6 +440,7 @@ async def _closed_loop(transport: str, concurrency: int, seconds: float, host: s
 
 async def _ws_clients(n: int, fps: float, seconds: float, host: str, port: int, run_id: str,
                       replay_id: str, cpu: CpuMeter) -> dict[str, Any]:
+    import orjson
     import websockets
 
     url = f"ws://{host}:{port}/ws/runs/{run_id}/replays/{replay_id}?fps={fps:g}"
@@ -451,72 +485,41 @@ async def _ws_clients(n: int, fps: float, seconds: float, host: str, port: int, 
 # ---- CPU: the client (this process), the server processes, Redis ---------------------------------
 
 
-def _proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of one process (Linux /proc); 0 when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+def _cpu_meter(server_pid: int, redis_client: Any) -> CpuMeter:
+    """CPU seconds of the client (this process), the server (parent and workers) and Redis
+    (its INFO cpu) over a run: who spent the machine's cores on it."""
 
+    def redis_s() -> float:
+        info = redis_client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
-def _children(pid: int) -> list[int]:
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
-
-
-class CpuMeter:
-    """CPU seconds used between start() and stop() by the client, the server (parent and workers)
-    and Redis (INFO cpu), with the wall time: who spent the machine's cores on a run."""
-
-    def __init__(self, server_pid: int, redis_url: str) -> None:
-        import redis
-
-        self.server_pid = server_pid
-        self.redis = redis.Redis.from_url(redis_url)
-
-    def _read(self) -> dict[str, float]:
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        server = sum(_proc_cpu_s(p) for p in (self.server_pid, *_children(self.server_pid)))
-        info = self.redis.info("cpu")
-        return {"wall_s": time.monotonic(), "client_s": me.ru_utime + me.ru_stime, "server_s": server,
-                "redis_s": float(info["used_cpu_user"]) + float(info["used_cpu_sys"])}
-
-    def start(self) -> None:
-        self._start = self._read()
-
-    def stop(self) -> dict[str, float]:
-        end = self._read()
-        return {k: round(end[k] - self._start[k], 3) for k in end}
+    return CpuMeter(client_s=self_cpu_s, server_s=lambda: tree_cpu_s(server_pid), redis_s=redis_s)
 
 
 # ---- set-up: a replay, the server ------------------------------------------------------------
 
 
 def _make_replay(data_dir: Path, frames: int) -> tuple[str, str]:
-    """A run with one replay of about `frames` steps, recorded with the evaluator's Recorder."""
-    from prospector import spec
+    """A run with one replay of about `frames` steps, played by the load's player and recorded
+    with the evaluator's Recorder."""
     from prospector.engine import Engine
+    from prospector.rollout import run_episode
     from prospector_common.catalog import Catalog
     from prospector_common.ids import new_replay_id, new_run_id
     from prospector_common.settings import Settings
     from prospector_common.storage import RunPaths
-    from prospector_evaluator.replay import Recorder, write_replay
+    from prospector_common.replay import Recorder, write_replay
 
     settings = Settings(data_dir=data_dir)
     run_id = new_run_id(git_sha="nogit")
     config = spec.EnvConfig(time_max=frames, pirates=False, hazards=False)
     engine = Engine(config, seed=1)
     recorder = Recorder(engine.render_state())
-    rng = random.Random(1)
-    while not engine.done:
-        action = _pick_action([bool(m) for m in engine.action_mask()], rng)
-        reward, _, _ = engine.step(action)
+
+    def record(engine: Engine, action: int, reward: float) -> None:
         recorder.add(action, reward, engine.events(), engine.render_state())
+
+    run_episode(RandomPlayer(1), engine, on_step=record)
     paths = RunPaths(data_dir, run_id)
     paths.make_dirs()
     replay_id = new_replay_id(0, 1)
@@ -532,12 +535,6 @@ def _make_replay(data_dir: Path, frames: int) -> tuple[str, str]:
                            net_profit=m["net_profit"], survival=m["survival"] >= 1, length=len(recorder),
                            tags=["every_window"], path=paths.relative(paths.replay(replay_id)))
     return run_id, replay_id
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _listeners(port: int) -> int:
@@ -592,10 +589,10 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 def start_floor_server(port: int, workers: int, log_path: Path, timeout_s: float = 30.0) -> subprocess.Popen:
-    """prospector_api.bench_floor (a PlayService with canned replies) on loopback, ready once
+    """prospector_bench.api_floor (a PlayService with canned replies) on loopback, ready once
     every worker listens."""
     out = open(log_path, "ab")  # noqa: SIM115 - the child keeps it
-    process = subprocess.Popen([sys.executable, "-m", "prospector_api.bench_floor", "--port", str(port),
+    process = subprocess.Popen([sys.executable, "-m", "prospector_bench.api_floor", "--port", str(port),
                                 "--workers", str(workers)], stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout_s
     while _listeners(port) < workers:
@@ -627,6 +624,10 @@ def _state_sizes(redis_url: str, prefix: str, host: str, port: int) -> dict[str,
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    import redis
+    import uvloop
+    from prospector_common.net import free_port
+
     quick = args.quick
     sessions = args.sessions or (20 if quick else 200)
     seconds = args.seconds or (1.0 if quick else 30.0)
@@ -653,7 +654,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                "PROSPECTOR_API_SESSION_TTL_S": "600"}
         server = start_server(env, ports["http"], ports["grpc"], log_path=Path(tmp) / "server.log",
                               workers=workers)
-        cpu = CpuMeter(server.pid, redis_url)
+        redis_client = redis.Redis.from_url(redis_url)
+        cpu = _cpu_meter(server.pid, redis_client)
         try:
             results["state_size"] = _state_sizes(redis_url, prefix, host, ports["http"])
             if "latency" not in skip:
@@ -675,14 +677,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 # (d) the same load on a gRPC server that does no work: the gRPC layer's own share
                 floor_port = free_port()
                 floor = start_floor_server(floor_port, workers, Path(tmp) / "floor.log")
-                floor_cpu = CpuMeter(floor.pid, redis_url)
+                floor_cpu = _cpu_meter(floor.pid, redis_client)
                 try:
                     results["floor"] = {
                         t: _latency_run(t, args.client, sessions, args.rate, seconds, host, {"grpc": floor_port},
                                         per_channel, floor_cpu)
                         for t in transports if t.startswith("grpc")}
                 finally:
-                    floor_cpu.redis.close()
                     stop_server(floor)
             if "ws" not in skip:
                 ws_seconds = 1.0 if quick else 10.0
@@ -693,15 +694,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                                     run_id, replay_id, cpu)),
                 }
         finally:
-            cpu.redis.close()
             stop_server(server)
-            import redis
-
-            client = redis.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+            keys = list(redis_client.scan_iter(f"{prefix}:*", count=1000))
             for i in range(0, len(keys), 500):
-                client.delete(*keys[i:i + 500])
-            client.close()
+                redis_client.delete(*keys[i:i + 500])
+            redis_client.close()
     return results
 
 
