@@ -6,6 +6,9 @@ Figures (each the median of several runs; every run is kept in the output):
                      excludes its own action-picking time)
   cffi_batched_sps   Batch.step() (pr_batch_step_many) from Python, one thread, N envs
   cffi_threaded_sps  the same with the engine's own worker threads, one per core
+  gym_vector_sps     ProspectorVectorEnv (gymnasium.make_vec("Prospector-v0")), the
+                     Gymnasium vector env over one Batch, N envs, one thread: its
+                     step() with action checks, copies and the batched info
   vector_mp_sps      PufferLib's Multiprocessing backend over ProspectorPufferEnv,
                      one worker process per core (for comparison)
   gym_single_sps     ProspectorGymEnv, one step per call (resets included)
@@ -20,7 +23,7 @@ the valid actions, CASH_OUT excluded, so episodes run long). Only the env calls
 are timed: actions are generated (random: pre-generated; long: picked from the
 action masks by prospector.rollout's random_valid_action(s)) outside the timed
 region. The C core, batched and threaded figures are measured interleaved, run
-by run, so their ratios compare like with like. Also reported: the state size
+by run (with gym_vector), so their ratios compare like with like. Also reported: the state size
 per env, the process RSS before / after stepping a batch for many steps (it
 must not grow), and how much CPU other processes used during each phase (a
 shared machine skews the figures; the output says so).
@@ -46,7 +49,7 @@ from pathlib import Path
 from .machine import OtherCpu, Status, cores, fmt_sps, machine_info, median, rss_bytes
 
 WORKLOADS = ("random", "long")
-FIGURES = ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps", "vector_mp_sps",
+FIGURES = ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps", "gym_vector_sps", "vector_mp_sps",
            "gym_single_sps", "reference_sps")
 # Supplementary: Multiprocessing with one worker fewer than cores. PufferLib's
 # workers and its parent busy-wait, so workers = cores oversubscribes the cores
@@ -58,6 +61,7 @@ ALL_FIGURES = FIGURES + EXTRA_FIGURES
 TARGET_C_CORE = {"random": 4_000_000, "long": 5_000_000}
 TARGET_BATCHED_OVER_CORE = 0.80
 TARGET_THREADED_OVER_BATCHED = 1.7
+TARGET_GYM_VECTOR_OVER_BATCHED = 0.50
 MEMORY_GROWTH_TOLERANCE = 1 << 20  # bytes; RSS noise below this counts as "no growth"
 OTHER_CPU_NOTE = 0.2  # cores used by other processes in a phase above which the output says so
 
@@ -161,6 +165,39 @@ def run_batch(n: int, steps: int, threads: int, workload: str, seed: int) -> tup
     finally:
         batch.close()
     return n * steps / elapsed, episodes
+
+
+# ---- gym_vector_sps: the Gymnasium vector env ------------------------------------------
+
+
+def run_gym_vector(n: int, steps: int, workload: str, seed: int) -> float:
+    """One run: a fresh ProspectorVectorEnv of n envs (seeds 0..n-1), `steps` timed
+    step() calls, as a Gymnasium user makes them (int64 actions, as
+    action_space.sample() gives; long: picked from info["action_mask"], untimed)."""
+    import numpy as np
+    from prospector.gym_vector import ProspectorVectorEnv
+    from prospector.rollout import random_valid_actions
+
+    rng = np.random.default_rng(seed)
+    pool = random_actions(rng, steps, n).astype(np.int64) if workload == "random" else None
+    envs = ProspectorVectorEnv(num_envs=n)
+    try:
+        _, info = envs.reset(seed=0)
+        acts = np.zeros(n, dtype=np.int64)
+        step = envs.step
+        clock = time.perf_counter
+        elapsed = 0.0
+        for s in range(steps):
+            if pool is not None:
+                acts = pool[s]
+            else:
+                random_valid_actions(rng, info["action_mask"], acts)
+            t0 = clock()
+            info = step(acts)[4]
+            elapsed += clock() - t0
+    finally:
+        envs.close()
+    return n * steps / elapsed
 
 
 # ---- vector_mp_sps: PufferLib Multiprocessing ---------------------------------------------
@@ -410,10 +447,12 @@ def run(sizes: Sizes, status: Status) -> Results:
             res.episodes.setdefault(w, eps)
             sps_t, _ = run_batch(n, steps, threads, w, seed)
             res.runs["cffi_threaded_sps"][w].append(sps_t)
+            sps_g = run_gym_vector(n, steps, w, seed)
+            res.runs["gym_vector_sps"][w].append(sps_g)
             core = res.runs["c_core_sps"][w][-1] if binary is not None else None
             status(f"{w} run {r + 1}/{reps}: c_core {fmt_sps(core)}, cffi_batched {fmt_sps(sps)}, "
-                   f"cffi_threaded({threads}) {fmt_sps(sps_t)} sps")
-        res.other_cpu[f"c_core+cffi {w}"] = other.stop()
+                   f"cffi_threaded({threads}) {fmt_sps(sps_t)}, gym_vector {fmt_sps(sps_g)} sps")
+        res.other_cpu[f"c_core+cffi+gym_vector {w}"] = other.stop()
 
     # PufferLib Multiprocessing over all cores (and, for comparison, one worker fewer).
     variants = [("vector_mp_sps", threads)]
@@ -495,6 +534,7 @@ def ratios(res: Results) -> dict:
     return {
         "cffi_batched_over_c_core": ratio("cffi_batched_sps", "c_core_sps"),
         "cffi_threaded_over_cffi_batched": ratio("cffi_threaded_sps", "cffi_batched_sps"),
+        "gym_vector_over_cffi_batched": ratio("gym_vector_sps", "cffi_batched_sps"),
         "vector_mp_over_cffi_threaded": ratio("vector_mp_sps", "cffi_threaded_sps"),
         "cffi_batched_over_gym_single": ratio("cffi_batched_sps", "gym_single_sps"),
         "gym_single_over_reference": ratio("gym_single_sps", "reference_sps"),
@@ -514,6 +554,7 @@ def paired_ratios(res: Results) -> dict:
     return {
         "cffi_batched_over_c_core": paired("cffi_batched_sps", "c_core_sps"),
         "cffi_threaded_over_cffi_batched": paired("cffi_threaded_sps", "cffi_batched_sps"),
+        "gym_vector_over_cffi_batched": paired("gym_vector_sps", "cffi_batched_sps"),
     }
 
 
@@ -532,6 +573,9 @@ def targets(res: Results, rat: dict) -> list[dict]:
     for w in WORKLOADS:
         add(f"cffi_threaded_sps {w} >= {TARGET_THREADED_OVER_BATCHED}x cffi_batched_sps (2 cores)",
             rat["cffi_threaded_over_cffi_batched"][w], TARGET_THREADED_OVER_BATCHED, "x")
+    for w in WORKLOADS:
+        add(f"gym_vector_sps {w} >= {TARGET_GYM_VECTOR_OVER_BATCHED:.0%} of cffi_batched_sps",
+            rat["gym_vector_over_cffi_batched"][w], TARGET_GYM_VECTOR_OVER_BATCHED, "x")
     mem = res.memory
     if mem:
         out.append({"target": f"RSS growth over {mem['steps']} batch steps < 1 MiB", "value": mem["rss_growth"],
@@ -635,7 +679,7 @@ def print_report(res: Results, file=None) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object with every figure")
     p.add_argument("--quick", action="store_true", help="small sizes, a few seconds (for tests)")
-    p.add_argument("--n-envs", type=int, default=None, help="envs per batch (default 1024; quick 64)")
+    p.add_argument("--n-envs", type=int, default=None, help="envs per batch (default 256; quick 64)")
     p.add_argument("--steps", type=int, default=None, help="batch steps per run (default 1000; quick 40)")
     p.add_argument("--repeats", type=int, default=None, help="runs per figure and workload (default 5; quick 3)")
     p.add_argument("--threads", type=int, default=None, help="engine threads and vector workers (default: one per core)")

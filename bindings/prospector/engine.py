@@ -300,7 +300,8 @@ class Batch:
     rewards float32 [N], terminals / truncations bool [N], action_masks bool [N, 69].
     Pass any of them to bind the batch to arrays you own (zero copy; uint8 is
     accepted wherever bool is); the others are allocated here. step_many
-    auto-resets an env whose episode ended, with the next seed of its sequence.
+    auto-resets an env whose episode ended, with the next seed of its sequence
+    (keep_final() keeps that episode's final observation and metrics).
     """
 
     def __init__(self, n_envs: int, config: EnvConfig | dict | None = None, threads: int = 1, *,
@@ -344,6 +345,8 @@ class Batch:
             _ptr("uint8_t *", self.truncations),
             _ptr("uint8_t *", self.action_masks),
         )
+        self.final_observations: np.ndarray | None = None
+        self.final_metrics: np.ndarray | None = None
         self._sums = ffi.new("double[]", spec.N_METRICS)
         self._max_records = n * lib.PR_LOG_RING
         self._records = np.zeros((self._max_records, spec.N_METRICS), dtype=np.float64)
@@ -406,6 +409,19 @@ class Batch:
             np.copyto(self.actions, a)
         else:
             np.clip(a, INT32_MIN, INT32_MAX, out=self.actions, casting="unsafe")
+
+    def keep_final(self) -> tuple[np.ndarray, np.ndarray]:
+        """From now on, the step that ends an env's episode also writes its final
+        observation into row i of self.final_observations (float32 [N, 260]) and
+        its final episode metrics into self.final_metrics (float64 [N, 19], in
+        spec.METRIC_NAMES order), before the auto-reset; other rows keep what they
+        held. Returns the two buffers (allocated on the first call)."""
+        if self.final_observations is None:
+            self.final_observations = np.zeros((self.n_envs, spec.OBS_DIM), dtype=np.float32)
+            self.final_metrics = np.zeros((self.n_envs, spec.N_METRICS), dtype=np.float64)
+            lib.pr_batch_set_final_buffers(self._live(), _ptr("float *", self.final_observations),
+                                           _ptr("double *", self.final_metrics))
+        return self.final_observations, self.final_metrics
 
     def set_config(self, config: EnvConfig | dict | None) -> None:
         """The env config of every episode started from now on (by reset or an auto-reset);

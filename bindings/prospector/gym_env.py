@@ -6,7 +6,9 @@
 
 info always carries "action_mask" (np.int8 [69]); the step that ends an
 episode also carries "metrics" (SPEC section 7). Importing this module
-registers the id "Prospector-v0" (gymnasium.make("Prospector-v0")).
+registers the id "Prospector-v0" (gymnasium.make("Prospector-v0")), whose
+vector entry point is prospector.gym_vector.ProspectorVectorEnv
+(gymnasium.make_vec("Prospector-v0", num_envs=N): N games in one C batch).
 """
 
 from __future__ import annotations
@@ -38,9 +40,16 @@ def check_action(action) -> int:
 
 
 class ProspectorGymEnv(gymnasium.Env):
-    metadata = {"render_modes": []}
+    """render_mode: None, "ansi" (render() returns a compact text view) or "rgb_array"
+    (render() returns the sector map and gauges, uint8 [272, 400, 3]); both drawn by
+    prospector.render from render_state(), numpy only."""
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, config: EnvConfig | dict | None = None, render_mode=None):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, "
+                             f"got {render_mode!r}")
         self.config = as_config(config)
         self.render_mode = render_mode
         self.observation_space = gymnasium.spaces.Box(
@@ -76,11 +85,18 @@ class ProspectorGymEnv(gymnasium.Env):
         return self.engine.render_state()
 
     def render(self):
-        return None
+        if self.render_mode is None:
+            return None
+        from prospector import render
+
+        state = self.engine.render_state()
+        return render.render_text(state) if self.render_mode == "ansi" else render.render_rgb(state)
 
     def close(self):
         pass
 
 
 if ENV_ID not in gymnasium.registry:
-    gymnasium.register(id=ENV_ID, entry_point="prospector.gym_env:ProspectorGymEnv")
+    # make_vec builds the native vector env (one C batch) unless told "sync" / "async"
+    gymnasium.register(id=ENV_ID, entry_point="prospector.gym_env:ProspectorGymEnv",
+                       vector_entry_point="prospector.gym_vector:ProspectorVectorEnv")

@@ -320,6 +320,12 @@ void pr_batch_destroy(pr_batch *b);
 void pr_batch_set_buffers(pr_batch *b, float *observations, const int32_t *actions,
                           float *rewards, uint8_t *terminals, uint8_t *truncations,
                           uint8_t *action_masks /* may be NULL */);
+/* Optional: where step_many writes, for an env whose episode ends, the final
+ * observation ([n][PR_OBS_DIM], before the auto-reset overwrites it) and
+ * the final episode metrics ([n][PR_N_METRICS]); rows of envs that did not
+ * end are left as they were. Either may be NULL (the default: not written).
+ * Gymnasium's same-step autoreset hands both back as final_obs / final_info. */
+void pr_batch_set_final_buffers(pr_batch *b, float *final_observations, double *final_metrics);
 void pr_batch_reset_many(pr_batch *b, const uint64_t *seeds);
 void pr_batch_step_many(pr_batch *b);
 /* The config of every episode started from now on (by reset_many or an

@@ -31,6 +31,8 @@ struct pr_batch {
     const int32_t *actions;
     float *rewards;
     uint8_t *terminals, *truncations, *masks;
+    float *final_obs;       /* optional: final observation of an env that ended */
+    double *final_metrics;  /* optional: its final episode metrics */
     const uint64_t *reset_seeds;
     /* thread pool: workers 1..n_threads-1; the caller runs chunk 0 */
     int32_t n_threads;
@@ -67,6 +69,8 @@ static void step_range(pr_batch *b, int32_t lo, int32_t hi) {
         b->truncations[i] = (uint8_t)trunc;
         if (term || trunc) {
             log_episode(&b->logs[i], e);
+            if (b->final_obs) pr_observe(e, b->final_obs + (int64_t)i * PR_OBS_DIM);
+            if (b->final_metrics) pr_episode_metrics(e, b->final_metrics + (int64_t)i * PR_N_METRICS);
             /* the batch's config, not the env's: pr_batch_set_config takes
              * effect at each env's next episode */
             pr_reset(e, &b->config, pr_next_seed(e->seed));
@@ -201,6 +205,11 @@ void pr_batch_set_buffers(pr_batch *b, float *observations, const int32_t *actio
     b->terminals = terminals;
     b->truncations = truncations;
     b->masks = action_masks;
+}
+
+void pr_batch_set_final_buffers(pr_batch *b, float *final_observations, double *final_metrics) {
+    b->final_obs = final_observations;
+    b->final_metrics = final_metrics;
 }
 
 void pr_batch_reset_many(pr_batch *b, const uint64_t *seeds) {

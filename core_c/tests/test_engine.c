@@ -231,9 +231,12 @@ static void test_batch_matches_single_env_and_auto_resets(void) {
     int32_t act[N];
     uint64_t seeds[N] = {10, 11, 12, 13, 14};
     pr_env singles[N];
+    float final_obs[N * PR_OBS_DIM];
+    double final_metrics[N * PR_N_METRICS];
     for (int threads = 1; threads <= 2; threads++) {
         pr_batch *b = pr_batch_create(N, &cfg, threads);
         pr_batch_set_buffers(b, obs, act, rew, term, trunc, masks);
+        pr_batch_set_final_buffers(b, final_obs, final_metrics);
         pr_batch_reset_many(b, seeds);
         for (int i = 0; i < N; i++) pr_reset(&singles[i], &cfg, seeds[i]);
         int episodes = 0;
@@ -246,8 +249,16 @@ static void test_batch_matches_single_env_and_auto_resets(void) {
                 double r = pr_step(&singles[i], act[i], &t1, &t2);
                 CHECK((float)r == rew[i]);
                 CHECK(t1 == term[i] && t2 == trunc[i]);
-                if (t1 || t2) { episodes++; pr_reset(&singles[i], &cfg, pr_next_seed(singles[i].seed)); }
                 float o[PR_OBS_DIM];
+                if (t1 || t2) {
+                    double m[PR_N_METRICS];
+                    pr_observe(&singles[i], o);
+                    CHECK(memcmp(o, final_obs + i * PR_OBS_DIM, sizeof o) == 0);
+                    pr_episode_metrics(&singles[i], m);
+                    CHECK(memcmp(m, final_metrics + i * PR_N_METRICS, sizeof m) == 0);
+                    episodes++;
+                    pr_reset(&singles[i], &cfg, pr_next_seed(singles[i].seed));
+                }
                 pr_observe(&singles[i], o);
                 CHECK(memcmp(o, obs + i * PR_OBS_DIM, sizeof o) == 0);
             }

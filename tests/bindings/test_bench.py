@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIGURES = ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps", "vector_mp_sps",
+FIGURES = ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps", "gym_vector_sps", "vector_mp_sps",
            "gym_single_sps", "reference_sps")
 WORKLOADS = ("random", "long")
 
@@ -53,7 +53,7 @@ def test_runs_back_the_medians(bench_json):
             assert xs and all(_positive(x) for x in xs), (f, w)
             assert min(xs) <= bench_json[f][w] <= max(xs), (f, w)
     repeats = bench_json["sizes"]["repeats"]
-    for f in ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps"):
+    for f in ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps", "gym_vector_sps"):
         for w in WORKLOADS:
             assert len(runs[f][w]) == repeats
 
@@ -61,7 +61,7 @@ def test_runs_back_the_medians(bench_json):
 def test_state_size_ratios_memory_machine(bench_json):
     assert isinstance(bench_json["state_bytes"], int) and bench_json["state_bytes"] > 0
     ratios = bench_json["ratios"]
-    for name in ("cffi_batched_over_c_core", "cffi_threaded_over_cffi_batched"):
+    for name in ("cffi_batched_over_c_core", "cffi_threaded_over_cffi_batched", "gym_vector_over_cffi_batched"):
         for w in WORKLOADS:
             assert _positive(ratios[name][w]), (name, w)
     c, b, t = (bench_json[k] for k in ("c_core_sps", "cffi_batched_sps", "cffi_threaded_sps"))

@@ -7,7 +7,8 @@ import pytest
 
 from prospector import spec
 from prospector.engine import Engine
-from prospector.puffer_env import ProspectorPufferEnv
+from prospector.puffer_env import ProspectorPufferEnv, game_seeds, global_index, splitmix64
+from prospector.reference.rng import mix64
 from prospector.spec import EnvConfig
 
 SHORT = EnvConfig(time_max=40)
@@ -36,14 +37,35 @@ def test_puffer_env_takes_actions_from_any_integer_array():
     env.close()
 
 
-def test_reset_seeds_env_i_with_seed_times_num_envs_plus_i():
+def test_reset_seeds_game_g_with_game_seeds():
     n = 4
     env = ProspectorPufferEnv(num_envs=n, config=SHORT)
+    assert env.first_game == 0
     obs, infos = env.reset(seed=3)
     assert infos == []
+    seeds = env.episode_seeds(3)
+    assert seeds.tolist() == game_seeds(3, 0, n).tolist() == env.batch.seeds().tolist()
     for i in range(n):
-        assert obs[i].tobytes() == Engine(SHORT, seed=3 * n + i).observation().tobytes()
+        assert obs[i].tobytes() == Engine(SHORT, seed=int(seeds[i])).observation().tobytes()
     env.close()
+
+
+def test_splitmix64_is_the_engines_mix_of_x_plus_golden():
+    xs = [0, 1, 2**32 + 5, 2**63, 2**64 - 1]
+    got = splitmix64(np.array(xs, dtype=np.uint64)).tolist()
+    assert got == [mix64((x + 0x9E3779B97F4A7C15) % 2**64) for x in xs]
+
+
+def test_game_seeds_never_repeat_across_seeds_and_indices():
+    # what PufferLib hands out: seed + i (+ j) to envs whose games sit at different global indices
+    seen = set()
+    for s in range(20):
+        for first in range(0, 40, 4):
+            seen.update(game_seeds(s, first, 4).tolist())
+    assert len(seen) == 20 * 40
+    big = game_seeds(2**40, 0, 1000)
+    assert len(set(big.tolist())) == 1000 and big.dtype == np.uint64
+    assert game_seeds(2**64 + 7, 0, 3).tolist() == game_seeds(7, 0, 3).tolist()  # seeds are taken mod 2**64
 
 
 def test_infos_are_flat_float_metric_means_every_log_interval():
@@ -100,3 +122,47 @@ def test_vector_envs_seed_their_puffer_envs_disjointly():
     seeds = np.concatenate([e.batch.seeds() for e in vecenv.envs])
     assert len(set(seeds.tolist())) == 6
     vecenv.close()
+
+
+def first_observations(backend, seed, envs=4, per_env=2, **kwargs):
+    vecenv = pufferlib.vector.make(ProspectorPufferEnv, backend=backend, num_envs=envs,
+                                   env_kwargs=dict(num_envs=per_env, config=SHORT), seed=seed, **kwargs)
+    try:
+        obs, _ = vecenv.reset(seed=seed)
+        first = obs.copy()
+        if backend is pufferlib.vector.Serial:
+            assert [e.first_game for e in vecenv.envs] == list(range(0, envs * per_env, per_env))
+            seeds = np.concatenate([e.batch.seeds() for e in vecenv.envs])
+            assert len(set(seeds.tolist())) == envs * per_env
+        vecenv.step(np.full(envs * per_env, spec.A_HOLD))
+        again, _ = vecenv.reset(seed=seed)
+        assert again.tobytes() == first.tobytes()  # the same seed: the same games
+        return first
+    finally:
+        vecenv.close()
+
+
+@pytest.mark.parametrize("backend, kwargs", [
+    (pufferlib.vector.Serial, {}),
+    # 2 workers x 2 PufferEnvs: PufferLib seeds worker i's env j with seed + i + j
+    (pufferlib.vector.Multiprocessing, dict(num_workers=2, overwork=True)),
+])
+def test_every_game_is_unique_and_reproducible(backend, kwargs):
+    obs = first_observations(backend, 3, **kwargs)
+    assert obs.shape == (8, spec.OBS_DIM)
+    assert len({row.tobytes() for row in obs}) == 8, "two games of the vector env share a seed"
+    other = first_observations(backend, 4, **kwargs)
+    # consecutive vector seeds: no game of one is a game of the other
+    assert not {row.tobytes() for row in obs} & {row.tobytes() for row in other}
+
+
+def test_multiprocessing_plays_the_games_serial_plays_with_one_env_per_worker():
+    serial = first_observations(pufferlib.vector.Serial, 5, envs=2, per_env=3)
+    mp = first_observations(pufferlib.vector.Multiprocessing, 5, envs=2, per_env=3, num_workers=2, overwork=True)
+    assert serial.tobytes() == mp.tobytes()
+
+
+def test_global_index_of_views():
+    whole = np.zeros((3, 8), dtype=np.float32)
+    assert global_index(whole) == 0 and global_index(whole[1]) == 8 and global_index(whole[1][2:]) == 10
+    assert global_index(whole.ravel()[5:]) == 5
