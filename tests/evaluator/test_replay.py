@@ -152,3 +152,62 @@ def test_truncated_or_foreign_files_are_refused_with_the_file_named(recorded, tm
 def test_equal_episodes_give_byte_identical_files(recorded):
     _, episode, _ = recorded
     assert episode.recorder.to_bytes(a=1) == episode.recorder.to_bytes(a=1)
+
+
+def test_each_frame_records_what_the_policy_saw(recorded):
+    """Schema 2: the evaluator's frames carry the policy's top actions, value and entropy."""
+    import math
+
+    path, episode, _ = recorded
+    assert read_header(path)["schema_version"] == 2
+    frames = read_frames(path)
+    assert all(f["policy"] is not None for f in frames)
+    for f in frames[:50]:
+        policy = f["policy"]
+        top = policy["top"]
+        assert len(top) == 5 and all(0 <= a < spec.N_ACTIONS for a, _ in top)
+        probs = [p for _, p in top]
+        assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1.0001
+        assert math.isfinite(policy["value"]) and 0 <= policy["entropy"] <= math.log(spec.N_ACTIONS) + 1e-3
+
+
+def test_a_masked_greedy_policy_puts_no_probability_on_invalid_actions_and_its_choice_is_on_top():
+    import torch
+    from prospector_common.policy.network import make_policy
+    from prospector_trainer.config import policy_kwargs
+
+    torch.manual_seed(5)
+    cfg = train_config()
+    kwargs = {**policy_kwargs(cfg), "action_masking": True}
+    policy = make_policy(**kwargs)
+    episode = play_episode(policy, True, EnvConfig(time_max=120, reward_mode="sparse"), seed=4)
+    header_actions = episode.recorder.actions
+    masks = []
+    engine = Engine(EnvConfig(time_max=120, reward_mode="sparse"), seed=4)
+    for a in header_actions:
+        masks.append(engine.action_mask())
+        engine.step(a)
+    for line, action, mask in zip(episode.recorder.lines, header_actions, masks):
+        policy_seen = json.loads(line)["policy"]
+        assert policy_seen["top"][0][0] == action  # greedy: the chosen action is the likeliest
+        assert all(mask[a] or p == 0 for a, p in policy_seen["top"])
+
+
+def test_a_version_1_replay_still_reads_and_verifies(recorded, tmp_path):
+    path, episode, _ = recorded
+
+    def downgrade(lines):
+        header = json.loads(lines[0])
+        header["schema_version"] = 1
+        lines[0] = json.dumps(header)
+        for i in range(1, len(lines)):
+            frame = json.loads(lines[i])
+            frame.pop("policy", None)
+            lines[i] = json.dumps(frame)
+
+    old = tmp_path / "v1.jsonl.gz"
+    rewrite(path, old, downgrade)
+    assert read_header(old)["schema_version"] == 1
+    frames = read_frames(old)
+    assert len(frames) == episode.length and all(f["policy"] is None for f in frames)
+    assert verify(old).ok

@@ -6,7 +6,11 @@
                 action names, summary metrics, the static node graph and the
                 full state after reset)
     line 2..    one frame per step: t, action, action_name, reward, dt, events,
-                and the render state after the step, delta-encoded
+                and the render state after the step, delta-encoded; since
+                schema version 2, when a policy chose the action, `policy`:
+                {"top": [[action, probability], ...] (its 5 likeliest actions,
+                after the mask when it masks), "value", "entropy"}. Version-1
+                files (no `policy`) read the same; bot and human replays have none.
 
 Encoding (measured by `prospector bench eval`): a full render state is about
 5.6 kB of JSON, 60 % of it the node graph, which never changes in an episode
@@ -46,7 +50,8 @@ from prospector import spec
 from prospector_common.storage import atomic_open
 
 SCHEMA = "prospector-replay"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 2 added the optional per-frame `policy`; a version-1 file reads the same
 ENCODING = "delta-v1"
 DEFAULT_GZIP_LEVEL = 6
 
@@ -164,7 +169,7 @@ class Recorder:
     def __len__(self) -> int:
         return len(self.lines)
 
-    def add(self, action: int, reward: float, events: dict, state: dict) -> None:
+    def add(self, action: int, reward: float, events: dict, state: dict, policy: dict | None = None) -> None:
         if len(self.lines) % 512 == 0 and static_graph(state) != self.graph:
             raise ValueError("the node graph changed during the episode; the replay encoding assumes it does not")
         flat = _flat(state)
@@ -183,6 +188,8 @@ class Recorder:
             "events": events,
             "delta": delta,
         }
+        if policy is not None:
+            frame["policy"] = policy
         self.lines.append(_dumps(frame))
 
     def header(self, **fields: Any) -> dict:
@@ -240,10 +247,10 @@ def _open_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict]]:
 def _check_header(path: Any, header: Any) -> dict:
     if not isinstance(header, dict) or header.get("schema") != SCHEMA:
         raise ReplayFormatError(f"replay {path}: the first line is not a {SCHEMA} header")
-    if header.get("schema_version") != SCHEMA_VERSION or header.get("encoding") != ENCODING:
+    if header.get("schema_version") not in READABLE_VERSIONS or header.get("encoding") != ENCODING:
         raise ReplayFormatError(
             f"replay {path}: schema version {header.get('schema_version')} / encoding "
-            f"{header.get('encoding')!r}, this reader knows {SCHEMA_VERSION} / {ENCODING!r}"
+            f"{header.get('encoding')!r}, this reader knows {READABLE_VERSIONS} / {ENCODING!r}"
         )
     return header
 
@@ -258,7 +265,8 @@ def read_header(path: str | os.PathLike[str]) -> dict:
 def iter_frames(path: str | os.PathLike[str], offset: int = 0, limit: int | None = None) -> Iterator[dict]:
     """Frames offset, offset+1, ... (at most `limit`) with their full render states.
 
-    Each frame: {index, t, action, action_name, reward, dt, events, state}.
+    Each frame: {index, t, action, action_name, reward, dt, events, state, policy}
+    (policy None when the frame has none: version 1, a bot or a person).
     Deltas are applied from the start, so a late offset still decodes every
     earlier line (cheap: they are small), but only the asked-for frames are built.
     """
@@ -294,6 +302,7 @@ def iter_frames(path: str | os.PathLike[str], offset: int = 0, limit: int | None
             "dt": raw["dt"],
             "events": events,
             "state": state,
+            "policy": raw.get("policy"),
         }
         produced += 1
         if limit is not None and produced >= limit:

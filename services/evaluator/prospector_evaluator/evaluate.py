@@ -193,10 +193,12 @@ def play_episode(policy: Any, action_masking: bool, env_config: EnvConfig, seed:
     t0 = time.perf_counter()
     engine = Engine(env_config, seed=seed)
     actor = Actor(policy, action_masking, greedy=not sample, seed=seed)
+    actor.explain = True  # each frame records the policy's top actions, value and entropy
     recorder = Recorder(engine.render_state(), gzip_level=gzip_level)
 
     def record(engine: Engine, action: int, reward: float) -> None:
-        recorder.add(action, reward, engine.events(), engine.render_state())
+        explained = actor.last_policy[0] if actor.last_policy else None
+        recorder.add(action, reward, engine.events(), engine.render_state(), policy=explained)
         if heartbeat is not None and len(recorder) % heartbeat_every == 0:
             heartbeat()
 

@@ -6,7 +6,7 @@
 // build with VITE_API_BASE=https://api.example or set localStorage "prospector.apiBase".
 
 import type {
-  FramePage, Meta, Replay, ReplayAnnouncement, ReplayDetail, Run, Session, StepResult, WindowAnnouncement,
+  FramePage, Meta, Progress, Replay, ReplayAnnouncement, ReplayDetail, Run, Session, StepResult, WindowAnnouncement,
   WindowRow,
 } from "./types";
 
@@ -73,6 +73,7 @@ const enc = encodeURIComponent;
 
 export const api = {
   meta: () => request<Meta>("/api/meta"),
+  progress: () => request<Progress>("/api/progress"),
   runs: () => request<{ items: Run[] }>("/api/runs").then((r) => r.items),
   run: (runId: string) => request<Run>(`/api/runs/${enc(runId)}`),
 

@@ -1,6 +1,7 @@
 // The frame around every page: the navigation bar and the page of the current path.
 
 import { useEffect, useState } from "preact/hooks";
+import { isMuted, onMuteChange, playSound, setMuted } from "./assets";
 import { PlayPage } from "./pages/PlayPage";
 import { ReplayPage } from "./pages/ReplayPage";
 import { navigate, type Page, useRoute } from "./router";
@@ -21,6 +22,7 @@ export function App() {
                onClick={(e) => { e.preventDefault(); navigate(page); }}>{text}</a>
           ))}
         </nav>
+        <MuteButton />
       </header>
       <main>
         {route.page === "replay" && <ReplayPage params={route.params} />}
@@ -40,4 +42,17 @@ function Analytics({ params }: { params: URLSearchParams }) {
   useEffect(() => { import("./pages/AnalyticsPage").then(setModule, setFailed); }, []);
   if (failed) return <p class="problem error" role="alert">The analytics page could not be loaded: {String(failed)}</p>;
   return module ? <module.AnalyticsPage params={params} /> : <p class="loading">Loading charts…</p>;
+}
+
+/** Sound on or off, remembered (localStorage); off until the person turns it on. */
+function MuteButton() {
+  const [muted, setState] = useState(isMuted());
+  useEffect(() => onMuteChange(() => setState(isMuted())), []);
+  return (
+    <button type="button" class="mute" data-testid="mute" aria-pressed={!muted}
+            title={muted ? "sound is off: turn it on" : "sound is on: turn it off"}
+            onClick={() => { setMuted(!muted); if (muted) playSound("ui.toggle"); }}>
+      {muted ? "♪ sound off" : "♪ sound on"}
+    </button>
+  );
 }

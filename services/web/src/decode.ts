@@ -8,7 +8,7 @@
 // sparklines, jump-to-event) in typed arrays allocated once.
 
 import { COMMODITIES } from "./game";
-import type { RawEvents, RawFrame, RawState, StaticNode } from "./types";
+import type { PolicyInfo, RawEvents, RawFrame, RawState, StaticNode } from "./types";
 
 export interface Graph {
   nodes: StaticNode[];
@@ -34,6 +34,7 @@ export interface Frame {
   dt: number;
   events: RawEvents;
   view: View;
+  policy?: PolicyInfo | null;
 }
 
 export function graphOf(nodes: StaticNode[]): Graph {
@@ -70,6 +71,7 @@ export function decodeFrame(raw: RawFrame): Frame {
     dt: raw.dt,
     events: raw.events,
     view: decodeState(raw.state),
+    policy: raw.policy ?? null,
   };
 }
 
@@ -86,6 +88,11 @@ export class Series {
   readonly flags: Uint32Array;
   readonly prices: Float32Array[]; // one array per commodity
   readonly known: Uint8Array;
+  /** the policy's value estimate and entropy per frame (NaN where the frame has none) */
+  readonly value: Float32Array;
+  readonly entropy: Float32Array;
+  /** frames filled that carry a policy (0: a bot's or a person's replay) */
+  withPolicy = 0;
   filled = 0;
   private lastFilled = -1;
 
@@ -96,12 +103,19 @@ export class Series {
     this.flags = new Uint32Array(capacity);
     this.prices = COMMODITIES.map(() => new Float32Array(capacity));
     this.known = new Uint8Array(capacity);
+    this.value = new Float32Array(capacity).fill(NaN);
+    this.entropy = new Float32Array(capacity).fill(NaN);
   }
 
   set(i: number, frame: Frame): void {
     if (i < 0 || i >= this.capacity) return;
-    if (!this.known[i]) this.filled++;
+    if (!this.known[i]) {
+      this.filled++;
+      if (frame.policy) this.withPolicy++;
+    }
     this.known[i] = 1;
+    this.value[i] = frame.policy?.value ?? NaN;
+    this.entropy[i] = frame.policy?.entropy ?? NaN;
     this.lastFilled = Math.max(this.lastFilled, i);
     this.t[i] = frame.t;
     this.reward[i] = frame.reward;
@@ -139,6 +153,7 @@ export class Series {
     for (let i = 0; i < this.capacity; i++) {
       if (!this.known[i]) continue;
       const v = values[i];
+      if (Number.isNaN(v)) continue;
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }

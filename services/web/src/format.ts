@@ -1,6 +1,6 @@
 // How numbers, events and metrics read on the page.
 
-import { COMMODITIES, COMMODITY_LABEL } from "./game";
+import { COMMODITIES, COMMODITY_LABEL, humanAction } from "./game";
 import type { RawEvents } from "./types";
 
 const grouped = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
@@ -22,6 +22,16 @@ export function signed(value: number, digits = 0): string {
   return (value > 0 ? "+" : "-") + text;
 }
 
+/** An amount (units of cargo, hull points) with the digits that make it meaningful:
+ * 3 significant digits below 100 ("0.0412", "2.35", "41.2"), whole above ("1,204"). */
+export function amount(value: number): string {
+  if (!Number.isFinite(value)) return "–";
+  const a = Math.abs(value);
+  if (a === 0) return "0";
+  if (a >= 100) return grouped.format(Math.round(value));
+  return String(Number(value.toPrecision(3)));
+}
+
 /** A compact number for chart axes and cards: 1234 -> "1.23k", 2.5e6 -> "2.50M", 0.0123 -> "0.0123". */
 export function compact(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
@@ -33,6 +43,7 @@ export function compact(value: number | null | undefined): string {
   if (a >= 100) return value.toFixed(0);
   if (a >= 1) return value.toFixed(2);
   if (a === 0) return "0";
+  if (a < 0.001) return value.toExponential(1); // "4.0e-4": axis labels stay short
   return value.toPrecision(3);
 }
 
@@ -47,12 +58,8 @@ export function priceArrow(price: number, prev: number): "▲" | "▼" | "•" {
   return change > 0.0005 ? "▲" : change < -0.0005 ? "▼" : "•";
 }
 
-/** An action name for people: "FOCUSED_SCAN" -> "Focused scan". */
-export function actionName(name: string | null | undefined): string {
-  if (!name) return "–";
-  const words = name.toLowerCase().split("_");
-  return words.map((w, i) => (i === 0 ? w[0].toUpperCase() + w.slice(1) : w)).join(" ");
-}
+/** An action name for people (the page's one vocabulary, see game.humanAction). */
+export const actionName = humanAction;
 
 /** One line about a step's events: what happened and how much. */
 export function describeEvents(ev: RawEvents): string {
@@ -61,29 +68,29 @@ export function describeEvents(ev: RawEvents): string {
   for (const name of ev.names) {
     switch (name) {
       case "sale":
-        parts.push(`sold ${(ev.sale_units ?? 0).toFixed(1)} ${commodity(ev.sale_commodity)} for ${signed(ev.sale_revenue ?? 0)} cr`);
+        parts.push(`sold ${amount(ev.sale_units ?? 0)} ${commodity(ev.sale_commodity)} for ${signed(ev.sale_revenue ?? 0)} cr`);
         break;
       case "purchase":
-        parts.push(`bought ${actionName(ev.applied_action_name)} for ${credits(ev.purchase_cost ?? 0)} cr`);
+        parts.push(`${actionName(ev.applied_action_name)} for ${credits(ev.purchase_cost ?? 0)} cr`);
         break;
       case "pirate":
         parts.push(ev.pirate_loss ? `pirates took ${credits(ev.pirate_loss)} cr of cargo` : "pirate attack");
-        if (ev.pirate_damage) parts.push(`hull -${ev.pirate_damage.toFixed(1)}`);
+        if (ev.pirate_damage) parts.push(`hull -${amount(ev.pirate_damage)}`);
         break;
       case "fracture":
-        parts.push(`fracture! hull -${(ev.fracture_damage ?? 0).toFixed(1)}`);
+        parts.push(`fracture! hull -${amount(ev.fracture_damage ?? 0)}`);
         break;
       case "overheat":
-        parts.push(ev.overheat_damage ? `overheat, hull -${ev.overheat_damage.toFixed(1)}` : "overheat");
+        parts.push(ev.overheat_damage ? `overheat, hull -${amount(ev.overheat_damage)}` : "overheat");
         break;
       case "hazard":
-        parts.push(`hazard hit, hull -${(ev.hazard_damage ?? 0).toFixed(1)}`);
+        parts.push(`hazard hit, hull -${amount(ev.hazard_damage ?? 0)}`);
         break;
       case "scan":
         parts.push(["", "wide scan", "focused scan", "deep scan"][ev.scan_kind ?? 0] || "scan");
         break;
       case "mine":
-        parts.push(`mined ${(ev.mined_units ?? 0).toFixed(2)} u`);
+        parts.push(`mined ${amount(ev.mined_units ?? 0)} u`);
         break;
       case "travel":
         parts.push(`travel ${ev.travel_from ?? "?"} → ${ev.travel_to ?? "?"}`);
@@ -117,10 +124,10 @@ export interface MetricSpec {
 }
 
 export const WINDOW_METRICS: MetricSpec[] = [
-  { key: "return_mean", label: "Return", format: compact },
-  { key: "net_profit_mean", label: "Net profit", format: compact },
+  { key: "return_mean", label: "Return (window mean)", format: compact },
+  { key: "net_profit_mean", label: "Net profit (window mean)", format: compact },
   { key: "survival_rate", label: "Survival", format: percent, range: [0, 1] },
-  { key: "profit_per_tick_mean", label: "Profit / tick", format: compact },
+  { key: "profit_per_tick_mean", label: "Profit / tick (window mean)", format: compact },
   { key: "overheat_ticks_mean", label: "Overheat ticks", format: compact },
   { key: "pirate_encounters_mean", label: "Pirate encounters", format: compact },
   { key: "value_lost_to_pirates_mean", label: "Lost to pirates", format: compact },
@@ -129,6 +136,29 @@ export const WINDOW_METRICS: MetricSpec[] = [
   { key: "invalid_action_rate", label: "Invalid actions", format: percent, range: [0, 1] },
   { key: "steps_per_second", label: "SPS", format: compact },
 ];
+
+/** PPO's own diagnostics, charted first on /analytics (the trainer's window metrics columns). */
+export const PPO_METRICS: MetricSpec[] = [
+  { key: "policy_loss", label: "Policy loss", format: compact },
+  { key: "value_loss", label: "Value loss", format: compact },
+  { key: "entropy", label: "Entropy", format: compact },
+  { key: "approx_kl", label: "Approx KL", format: compact },
+  { key: "clipfrac", label: "Clip fraction", format: compact },
+  { key: "explained_variance", label: "Explained variance", format: compact },
+  { key: "learning_rate", label: "Learning rate", format: compact },
+  { key: "steps_per_second", label: "SPS", format: compact },
+];
+
+/** Every numeric column of the windows' metrics as a chart spec: PPO's first, then the game's, then the rest. */
+export function chartableMetrics(rows: { metrics: Record<string, unknown> }[]): MetricSpec[] {
+  const known = [...PPO_METRICS, ...WINDOW_METRICS.filter((m) => m.key !== "steps_per_second")];
+  const present = new Set<string>();
+  for (const row of rows) for (const [k, v] of Object.entries(row.metrics)) if (typeof v === "number") present.add(k);
+  const listed = new Set(known.map((m) => m.key));
+  const rest = [...present].filter((k) => !listed.has(k)).sort()
+    .map((key) => ({ key, label: key.replace(/_/g, " "), format: compact }));
+  return [...known.filter((m) => present.has(m.key) || WINDOW_METRICS.includes(m)), ...rest];
+}
 
 /** A metric value of a window row as a number, or null when missing (no episode finished). */
 export function metricValue(metrics: Record<string, unknown>, key: string): number | null {

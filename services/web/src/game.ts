@@ -76,38 +76,54 @@ export const PLAY_KEYS: Record<string, number> = {
   "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5,
   h: A.HOLD, e: A.BURN, w: A.WIDE_SCAN, f: A.FOCUSED_SCAN, g: A.DEEP_SCAN, l: A.LISTEN,
   z: A.MINE0, x: A.MINE0 + 1, c: A.MINE0 + 2, t: A.STABILIZE,
-  r: A.REFINE, o: A.COOLDOWN, m: A.TOOL_MAINT, p: A.HULL_PATCH,
+  r: A.REFINE, o: A.COOLDOWN, "0": A.COOLDOWN, // the letter O, and zero for those who read it so m: A.TOOL_MAINT, p: A.HULL_PATCH,
   k: A.DOCK, u: A.BUY_FUEL0 + 1, b: A.BUY_KIT, v: A.OVERHAUL,
   "!": A.SELL0 + 2, "@": A.SELL0 + 5, "#": A.SELL0 + 8, $: A.SELL0 + 11, "%": A.SELL0 + 14, "^": A.SELL0 + 17,
   q: A.CASH_OUT,
 };
+/** The key shown for an action: letters in lower case, so that the letter o never reads as zero. */
 export const KEY_OF_ACTION: Record<number, string> = Object.fromEntries(
-  Object.entries(PLAY_KEYS).map(([k, a]) => [a, k === "!" ? "⇧1" : k === "@" ? "⇧2" : k === "#" ? "⇧3"
-    : k === "$" ? "⇧4" : k === "%" ? "⇧5" : k === "^" ? "⇧6" : k.toUpperCase()]),
+  Object.entries(PLAY_KEYS).filter(([k]) => k !== "0").map(([k, a]) => [a, k === "!" ? "⇧1" : k === "@" ? "⇧2"
+    : k === "#" ? "⇧3" : k === "$" ? "⇧4" : k === "%" ? "⇧5" : k === "^" ? "⇧6" : k]),
 );
 
-/** Short button labels, from the action index (names come from /api/meta). */
+/** The actions' names, /api/meta's (setActionNames); until it answers, the contract's own
+ * (shared/SPEC.md), which the server sends too. Every label on the page comes from these. */
+export const ACTION_NAMES: string[] = [
+  ...[0, 1, 2, 3, 4, 5].map((k) => `TRAVEL_${k}`), "HOLD_DRIFT", "EMERGENCY_BURN", "WIDE_SCAN", "FOCUSED_SCAN",
+  "DEEP_SCAN", "PASSIVE_THREAT_LISTEN", ...Array.from({ length: 16 }, (_, k) => `SELECT_ASTEROID_${k}`),
+  "MINE_CONSERVATIVE", "MINE_STANDARD", "MINE_AGGRESSIVE", "STABILIZE", "REFINE_ONBOARD", "ACTIVE_COOLDOWN",
+  "TOOL_MAINTENANCE", "HULL_PATCH", ...COMMODITIES.map((c) => `JETTISON_${c.toUpperCase()}`), "DOCK",
+  ...COMMODITIES.flatMap((c) => [25, 50, 100].map((p) => `SELL_${c.toUpperCase()}_${p}`)),
+  "BUY_FUEL_SMALL", "BUY_FUEL_MEDIUM", "BUY_FUEL_LARGE", "BUY_REPAIR_KIT", "BUY_STABILIZER", "BUY_DECOY",
+  "FULL_REPAIR_OVERHAUL", "CASH_OUT",
+];
+
+/** Adopt the server's action names (from /api/meta). */
+export function setActionNames(actions: { index: number; name: string }[]): void {
+  for (const a of actions) if (a.index >= 0 && a.index < ACTION_NAMES.length) ACTION_NAMES[a.index] = a.name;
+}
+
+/** An action name for people, the one vocabulary of the page: "MINE_CONSERVATIVE" ->
+ * "Mine conservative", "SELL_PGE_25" -> "Sell PGE 25%", "TRAVEL_0" -> "Travel 0". */
+export function humanAction(name: string | null | undefined): string {
+  if (!name) return "–";
+  const sell = /^SELL_(.+)_(\d+)$/.exec(name);
+  if (sell) return `Sell ${COMMODITY_LABEL[sell[1].toLowerCase()] ?? sell[1].toLowerCase()} ${sell[2]}%`;
+  const jettison = /^JETTISON_(.+)$/.exec(name);
+  if (jettison) return `Jettison ${COMMODITY_LABEL[jettison[1].toLowerCase()] ?? jettison[1].toLowerCase()}`;
+  const words = name.toLowerCase().split("_");
+  return words.map((w, i) => (i === 0 ? w[0].toUpperCase() + w.slice(1) : w)).join(" ");
+}
+
+/** An action's label (its /api/meta name, humanized); a travel says where it goes when the state is known. */
 export function actionLabel(index: number, state?: RawState | null): string {
-  const c = (i: number) => COMMODITY_LABEL[COMMODITIES[i]];
-  if (index < 6) {
-    const node = state && neighborOf(state, index);
-    return node === null || node === undefined ? `Travel slot ${index + 1}` : `Travel → ${node.id} (${node.time}t)`;
+  const name = humanAction(ACTION_NAMES[index] ?? `ACTION_${index}`);
+  if (index < 6 && state) {
+    const node = neighborOf(state, index);
+    if (node) return `${name} → node ${node.id} (${node.time}t)`;
   }
-  if (index >= A.SELECT0 && index < A.MINE0) return `Select ${index - A.SELECT0}`;
-  if (index >= A.JETTISON0 && index < A.DOCK) return `Jettison ${c(index - A.JETTISON0)}`;
-  if (index >= A.SELL0 && index < A.BUY_FUEL0) {
-    const k = index - A.SELL0;
-    return `Sell ${[25, 50, 100][k % 3]}% ${c(Math.floor(k / 3))}`;
-  }
-  const fixed: Record<number, string> = {
-    [A.HOLD]: "Hold / drift", [A.BURN]: "Emergency burn", [A.WIDE_SCAN]: "Wide scan", [A.FOCUSED_SCAN]: "Focused scan",
-    [A.DEEP_SCAN]: "Deep scan", [A.LISTEN]: "Listen", [A.MINE0]: "Mine gently", [A.MINE0 + 1]: "Mine",
-    [A.MINE0 + 2]: "Mine hard", [A.STABILIZE]: "Stabilize", [A.REFINE]: "Refine", [A.COOLDOWN]: "Cooldown",
-    [A.TOOL_MAINT]: "Tool maint.", [A.HULL_PATCH]: "Hull patch", [A.DOCK]: "Dock", [A.BUY_FUEL0]: "Fuel S",
-    [A.BUY_FUEL0 + 1]: "Fuel M", [A.BUY_FUEL0 + 2]: "Fuel L", [A.BUY_KIT]: "Buy kit", [A.BUY_STABILIZER]: "Buy stabilizer",
-    [A.BUY_DECOY]: "Buy decoy", [A.OVERHAUL]: "Overhaul", [A.CASH_OUT]: "Cash out",
-  };
-  return fixed[index] ?? `Action ${index}`;
+  return name;
 }
 
 /** The node behind neighbor slot k of the current node, with the edge's travel time. */

@@ -125,7 +125,15 @@ export interface RawState {
   metrics: Record<string, number>;
 }
 
+/** What the policy saw in its choice (evaluator replays since schema 2; bots and people have none). */
+export interface PolicyInfo {
+  top: [number, number][]; // [action, probability], likeliest first (after the mask when the policy masks)
+  value: number | null;
+  entropy: number | null;
+}
+
 export interface RawFrame {
+  policy?: PolicyInfo | null;
   index: number;
   t: number;
   action: number;
@@ -183,3 +191,14 @@ export interface StepResult {
 
 export interface ReplayAnnouncement { run_id: string; window_id: number; replay_id: string; tags: string[] }
 export interface WindowAnnouncement { run_id: string; window_id: number; env_steps: number; metrics: Record<string, unknown> }
+
+/** GET /api/progress: the services' own status (see services/api/prospector_api/routers/progress.py). */
+export interface Progress {
+  time: number;
+  trainer: { reachable: boolean; state?: string; run_id?: string; env_steps?: string | number; sps?: number;
+             current_window?: string | number; windows_done?: string | number; error?: string };
+  evaluator: { reachable: boolean; state?: string; current_run_id?: string; current_window?: string | number | null;
+               queue_lag?: string | number; windows_done?: string | number };
+  window: { run_id: string; window_id: number; env_steps: number; window_env_steps: number | null;
+            fraction: number | null; sps: number; eta_s: number | null } | null;
+}

@@ -43,11 +43,20 @@ describe("words", () => {
     expect(actionName(null)).toBe("–");
   });
 
+  it("prints small amounts with the digits that make them meaningful (not 'sold 0.0 PGE')", async () => {
+    const { amount } = await import("../src/format");
+    expect(describeEvents({ names: ["sale"], flags: 0, sale_units: 0.0412, sale_commodity: 3, sale_revenue: 6 }))
+      .toBe("sold 0.0412 PGE for +6 cr");
+    expect(amount(2.345)).toBe("2.35");
+    expect(amount(1204.4)).toBe("1,204");
+    expect(amount(0)).toBe("0");
+  });
+
   it("describes a step's events with their amounts", () => {
     expect(describeEvents({ names: ["sale"], flags: 512, sale_units: 40, sale_commodity: 3, sale_revenue: 5400.4 }))
-      .toBe("sold 40.0 PGE for +5,400 cr");
+      .toBe("sold 40 PGE for +5,400 cr");
     expect(describeEvents({ names: ["pirate"], flags: 64, pirate_loss: 1234, pirate_damage: 3.25 }))
-      .toBe("pirates took 1,234 cr of cargo, hull -3.3");
+      .toBe("pirates took 1,234 cr of cargo, hull -3.25");
     expect(describeEvents({ names: ["invalid"], flags: 32768, action_name: "WIDE_SCAN" })).toBe("invalid Wide scan (held instead)");
     expect(describeEvents({ names: ["scan"], flags: 2, scan_kind: 3 })).toBe("deep scan");
     expect(describeEvents({ names: [], flags: 0 })).toBe("–");

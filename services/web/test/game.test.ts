@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { A, actionLabel, EVENT_BIT, eventNames, GAUGES, gaugeWarn, invalidReason, KEY_OF_ACTION, PLAY_KEYS } from "../src/game";
+import { actionName } from "../src/format";
+import { A, actionLabel, EVENT_BIT, eventNames, GAUGES, gaugeWarn, invalidReason, KEY_OF_ACTION, PLAY_KEYS, setActionNames } from "../src/game";
 import { rawState } from "./fixtures";
 
 const gauge = (key: string) => GAUGES.find((g) => g.key === key)!;
@@ -21,16 +22,32 @@ describe("gauges and events", () => {
 describe("actions", () => {
   it("labels actions, travel with the neighbor and its travel time", () => {
     const s = rawState();
-    expect(actionLabel(0, s)).toBe("Travel → 1 (3t)");
-    expect(actionLabel(3, s)).toBe("Travel slot 4");
-    expect(actionLabel(A.SELL0 + 3 * 3 + 2)).toBe("Sell 100% PGE");
+    expect(actionLabel(0, s)).toBe("Travel 0 → node 1 (3t)");
+    expect(actionLabel(3, s)).toBe("Travel 3");
+    expect(actionLabel(A.SELL0 + 3 * 3 + 2)).toBe("Sell PGE 100%");
     expect(actionLabel(A.JETTISON0 + 4)).toBe("Jettison Rare isotopes");
     expect(actionLabel(A.CASH_OUT)).toBe("Cash out");
   });
 
+  it("has one vocabulary: the labels are /api/meta's names, the same in buttons, replays and events", () => {
+    expect(actionLabel(A.MINE0)).toBe("Mine conservative");
+    expect(actionName("MINE_CONSERVATIVE")).toBe(actionLabel(A.MINE0));
+    expect(actionName("TRAVEL_1")).toBe(actionLabel(1));
+    setActionNames([{ index: A.MINE0, name: "MINE_GENTLY" }]);
+    expect(actionLabel(A.MINE0)).toBe("Mine gently");
+    setActionNames([{ index: A.MINE0, name: "MINE_CONSERVATIVE" }]);
+  });
+
+  it("does not mistake the letter o for zero", () => {
+    expect(KEY_OF_ACTION[A.COOLDOWN]).toBe("o");
+    expect(PLAY_KEYS["o"]).toBe(A.COOLDOWN);
+    expect(PLAY_KEYS["0"]).toBe(A.COOLDOWN);
+  });
+
   it("gives every hotkey one action and shows it on that action's button", () => {
-    expect(new Set(Object.values(PLAY_KEYS)).size).toBe(Object.keys(PLAY_KEYS).length);
-    expect(KEY_OF_ACTION[A.WIDE_SCAN]).toBe("W");
+    const keys = Object.keys(PLAY_KEYS).filter((k) => k !== "0"); // "0" is the alias of "o"
+    expect(new Set(keys.map((k) => PLAY_KEYS[k])).size).toBe(keys.length);
+    expect(KEY_OF_ACTION[A.WIDE_SCAN]).toBe("w");
     expect(KEY_OF_ACTION[A.SELL0 + 2]).toBe("⇧1");
   });
 

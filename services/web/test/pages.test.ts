@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { errorDetail } from "../src/api";
 import { sparkPoints } from "../src/components/Sparkline";
 import { pageOf } from "../src/router";
-import { alignWindows, isMarked } from "../src/pages/AnalyticsPage";
+import { alignRuns, alignWindows, configDiff, ema, isMarked } from "../src/pages/AnalyticsPage";
+import { fit } from "../src/components/Chart";
 import { sessionConfig } from "../src/pages/PlayPage";
 import { latestReplay, tagMatches } from "../src/pages/ReplayPage";
 import { replay, windowRow } from "./fixtures";
@@ -31,6 +32,15 @@ describe("analytics", () => {
     const other = [windowRow(1, { net_profit_mean: 5 })];
     expect(alignWindows(main, other, "net_profit_mean")).toEqual({ xs: [0, 1, 2], main: [1, null, null], other: [null, 5, null] });
     expect(alignWindows(main, null, "net_profit_mean").other).toBeNull();
+    expect(alignRuns([main, other], "net_profit_mean", "window")).toEqual({ xs: [0, 1, 2], values: [[1, null, null], [null, 5, null]] });
+  });
+
+  it("smooths with an EMA, fits axes to the data and diffs configs", () => {
+    expect(ema([1, null, 3], 0.5)).toEqual([1, null, 2]);
+    expect(fit(5, 5)).toEqual([4.5, 5.5]); // one window: in the middle, not at the left of 0..100
+    expect(fit(0, 100)).toEqual([-5, 105]);
+    expect(configDiff({ train: { lr: 1, n: 2 } }, { train: { lr: 2, n: 2 }, x: true }))
+      .toEqual([["train.lr", "1", "2"], ["x", "–", "true"]]);
   });
 
   it("marks best_so_far and milestone replays only", () => {

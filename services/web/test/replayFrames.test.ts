@@ -37,7 +37,7 @@ describe("ReplayFrames", () => {
     expect(asked).toEqual([0, 10, 20, 30, 40]);
     expect(frames.series.filled).toBe(45);
     expect(frames.series.nextWith(0, 1 << 9)).toBe(12);
-    expect(frames.notes.get(30)).toBe("sold 10.0 PGE for +1,500 cr");
+    expect(frames.notes.get(30)).toBe("sold 10 PGE for +1,500 cr");
     expect(frames.cachedPages).toBe(1); // only the page asked for with ensure()
   });
 

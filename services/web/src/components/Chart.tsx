@@ -16,19 +16,32 @@ export interface Marker {
 interface Props {
   title: string;
   xs: number[];
-  main: (number | null)[];
-  compare?: (number | null)[] | null;
-  mainLabel: string;
-  compareLabel?: string;
+  /** the runs drawn, the first one the main run; `smoothed` (EMA) drawn bold with the raw values faint behind */
+  runs: ChartRun[];
   markers: Marker[];
   format?: (v: number) => string;
   range?: [number, number];
+  metric?: string;
+  xLabel?: string;
 }
 
+export interface ChartRun { label: string; values: (number | null)[]; smoothed: (number | null)[] | null; color: string }
+
 const HEIGHT = 170;
+
+/** A range around [lo, hi] with a margin; a single value (one window) in the middle of one. */
+export function fit(lo: number | null, hi: number | null): [number, number] {
+  if (lo === null || hi === null || !Number.isFinite(lo) || !Number.isFinite(hi)) return [0, 1];
+  if (lo === hi) {
+    const pad = Math.abs(lo) * 0.1 || 1;
+    return [lo - pad, hi + pad];
+  }
+  const pad = (hi - lo) * 0.05;
+  return [lo - pad, hi + pad];
+}
 const MARK = 7; // marker size, css px
 
-export function Chart({ title, xs, main, compare, mainLabel, compareLabel, markers, format = compact, range }: Props) {
+export function Chart({ title, xs, runs, markers, format = compact, range, metric, xLabel = "window" }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const markersRef = useRef(markers);
@@ -36,16 +49,21 @@ export function Chart({ title, xs, main, compare, mainLabel, compareLabel, marke
 
   useEffect(() => {
     const el = box.current!;
-    const series: uPlot.Series[] = [
-      { label: "window" },
-      { label: mainLabel, stroke: "#f2c14e", width: 2, points: { show: true, size: 6, fill: "#f2c14e" }, value: (_u, v) => (v == null ? "–" : format(v)) },
-    ];
-    const data: uPlot.AlignedData = [xs, main];
-    if (compare) {
-      series.push({ label: compareLabel ?? "compare", stroke: "#7f9cff", width: 1.5, dash: [5, 4],
-                    points: { show: true, size: 5, fill: "#7f9cff" }, value: (_u, v) => (v == null ? "–" : format(v)) });
-      (data as (number | null)[][]).push(compare);
-    }
+    const fmt = (_u: uPlot, v: number | null) => (v == null ? "–" : format(v));
+    const series: uPlot.Series[] = [{ label: xLabel, value: (_u, v) => (v == null ? "–" : compact(v)) }];
+    const data: (number | null)[][] = [xs];
+    runs.forEach((run, i) => {
+      const faint = run.smoothed ? "40" : "";
+      const dash = i === 0 ? undefined : [5, 4];
+      series.push({ label: run.smoothed ? `${run.label} (raw)` : run.label, stroke: run.color + faint,
+                    width: run.smoothed ? 1 : i === 0 ? 2 : 1.5, dash,
+                    points: { show: true, size: run.smoothed ? 3 : 5, fill: run.color + faint }, value: fmt });
+      data.push(run.values);
+      if (run.smoothed) {
+        series.push({ label: `${run.label} (EMA)`, stroke: run.color, width: 2, dash, value: fmt, spanGaps: true });
+        data.push(run.smoothed);
+      }
+    });
     const drawMarkers = (u: uPlot) => {
       const ctx = u.ctx;
       const ratio = uPlot.pxRatio;
@@ -68,18 +86,29 @@ export function Chart({ title, xs, main, compare, mainLabel, compareLabel, marke
       width: Math.max(200, el.clientWidth),
       height: HEIGHT,
       series,
-      scales: { x: { time: false }, ...(range ? { y: { range: () => range } } : {}) },
+      // axes fit the data (a single window is centered, not at the left of a fixed axis)
+      scales: { x: { time: false, range: (_u, lo, hi) => fit(lo, hi) },
+                y: { range: range ? () => range : (_u, lo, hi) => fit(lo, hi) } },
       axes: [
-        { stroke: "#8fa0cc", grid: { stroke: "#1d2a4d" }, ticks: { stroke: "#1d2a4d" }, label: "window", labelSize: 18,
-          values: (_u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : "")) },
+        { stroke: "#8fa0cc", grid: { stroke: "#1d2a4d" }, ticks: { stroke: "#1d2a4d" }, label: xLabel, labelSize: 18,
+          values: (_u, vals) => vals.map((v) => (xLabel === "window" && !Number.isInteger(v) ? "" : compact(v))) },
         { stroke: "#8fa0cc", grid: { stroke: "#1d2a4d" }, ticks: { stroke: "#1d2a4d" }, size: 64,
           values: (_u, vals) => vals.map((v) => format(v)) },
       ],
       legend: { live: true },
-      cursor: { points: { size: 8 } },
-      hooks: { draw: [drawMarkers] },
+      cursor: { points: { size: 8 }, drag: { x: true, y: false, setScale: true } },
+      hooks: {
+        draw: [drawMarkers],
+        // the x range shown, for people's tools and the tests (zoom: drag; reset: double-click)
+        setScale: [(u, key) => {
+          if (key !== "x") return;
+          const fig = el.closest("figure");
+          fig?.setAttribute("data-x-min", String(u.scales.x.min));
+          fig?.setAttribute("data-x-max", String(u.scales.x.max));
+        }],
+      },
     };
-    const u = new uPlot(opts, data, el);
+    const u = new uPlot(opts, data as uPlot.AlignedData, el);
     plot.current = u;
     const onClick = (e: MouseEvent) => {
       const rect = u.over.getBoundingClientRect();
@@ -98,13 +127,13 @@ export function Chart({ title, xs, main, compare, mainLabel, compareLabel, marke
       u.destroy();
       plot.current = null;
     };
-  }, [xs, main, compare]);
+  }, [xs, runs.map((r) => r.label).join(), ...runs.map((r) => r.values), ...runs.map((r) => r.smoothed), xLabel]);
 
   useEffect(() => plot.current?.redraw(false), [markers]);
 
-  const drawn = main.filter((v) => v !== null).length;
+  const drawn = runs[0]?.values.filter((v) => v !== null).length ?? 0;
   return (
-    <figure class="chart" data-points={drawn}>
+    <figure class="chart" data-points={drawn} data-runs={runs.length} data-metric={metric} data-x={xLabel}>
       <figcaption>{title}</figcaption>
       <div ref={box} class="chart-box" />
     </figure>

@@ -40,6 +40,15 @@ export function Purse({ view, testId }: { view: View; testId?: string }) {
   );
 }
 
+/** What the commodity colors mean (cargo bar, asteroid pies, price lines). */
+export function CommodityLegend() {
+  return (
+    <ul class="legend" aria-label="commodity colors" data-testid="commodity-legend">
+      {COMMODITIES.map((c) => <li key={c}><i style={{ background: COMMODITY_COLOR[c] }} />{COMMODITY_LABEL[c]}</li>)}
+    </ul>
+  );
+}
+
 export function Cargo({ view }: { view: View }) {
   const total = COMMODITIES.reduce((sum, c) => sum + (view.cargo[c] ?? 0), 0);
   return (
@@ -89,13 +98,15 @@ export interface ActionInfo {
   name: string;
   reward: number;
   dt: number;
+  /** where a travel went (node id) */
+  to?: number;
 }
 
 export function ActionLine({ info, tickTestId }: { info: ActionInfo; tickTestId: string }) {
   return (
     <div class="action-line">
       <span>tick <strong data-testid={tickTestId}>{info.tick}</strong></span>
-      <span class="action-name" data-testid="action-name">{actionName(info.name)}</span>
+      <span class="action-name" data-testid="action-name">{actionName(info.name)}{info.to !== undefined ? ` → node ${info.to}` : ""}</span>
       <span>reward <strong class={info.reward > 0 ? "pos" : info.reward < 0 ? "neg" : ""}>{signed(info.reward, 3)}</strong></span>
       <span>dt {info.dt}</span>
     </div>

@@ -11,7 +11,8 @@ import { FPS_CHOICES, frameAtTick, Playback, REPLAY_KEYS, STRIDE_CHOICES } from 
 import { ReplayFrames } from "../replayFrames";
 import type { ReplayDetail } from "../types";
 import { Icon } from "./Icon";
-import { ActionLine, Cargo, EventLog, Gauges, Market, Purse } from "./Hud";
+import { ActionLine, Cargo, CommodityLegend, EventLog, Gauges, Market, Purse } from "./Hud";
+import { PolicyPanel } from "./PolicyPanel";
 import { SectorCanvas } from "./SectorCanvas";
 import { Timeline } from "./Timeline";
 
@@ -127,10 +128,13 @@ export function ReplayPlayer({ detail }: { detail: ReplayDetail }) {
         <SectorCanvas graph={graph} view={view} frameKey={frame.index} events={frame.index >= 0 ? frame.events : null}
                       label={`sector view at tick ${frame.t}: node ${view.current_node}`} />
         <aside class="hud" aria-label="ship and market">
-          <ActionLine info={{ tick: frame.t, name: frame.actionName, reward: frame.reward, dt: frame.dt }} tickTestId="replay-tick" />
+          <ActionLine info={{ tick: frame.t, name: frame.actionName, reward: frame.reward, dt: frame.dt,
+                                to: frame.action >= 0 && frame.action < 6 ? frame.events.travel_to : undefined }} tickTestId="replay-tick" />
+          <PolicyPanel policy={frame.policy} chosen={frame.action} />
           <Gauges view={view} />
           <Purse view={view} testId="replay-credits" />
           <Cargo view={view} />
+          <CommodityLegend />
           <Market view={view} history={(k) => series.prices[k].subarray(from, pos + 1)} />
           <EventLog lines={log} />
         </aside>

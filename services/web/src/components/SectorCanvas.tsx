@@ -3,7 +3,8 @@
 
 import { useEffect, useRef } from "preact/hooks";
 import type { Graph, View } from "../decode";
-import { drawSector, type Effect, effectsFor, liveEffects } from "../sector";
+import { playEventSounds, reducedMotion } from "../assets";
+import { drawSector, motion, type Effect, effectsFor, liveEffects, mergeEffects } from "../sector";
 import type { RawEvents } from "../types";
 
 interface Props {
@@ -24,14 +25,16 @@ export function SectorCanvas({ graph, view, frameKey, events, label }: Props) {
     s.graph = graph;
     s.view = view;
     const now = performance.now();
-    s.effects = liveEffects(s.effects, now).concat(events ? effectsFor(events, now) : []);
+    s.effects = mergeEffects(liveEffects(s.effects, now), events ? effectsFor(events, now) : []);
     s.dirty = true;
+    if (events) playEventSounds(events.names);
   }, [graph, view, frameKey]);
 
   useEffect(() => {
     const el = canvas.current!;
     const ctx = el.getContext("2d")!;
     const s = state.current;
+    motion.reduced = reducedMotion();
     const resize = () => {
       const ratio = window.devicePixelRatio || 1;
       const box = el.getBoundingClientRect();

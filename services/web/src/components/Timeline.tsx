@@ -5,7 +5,7 @@
 
 import { useEffect, useRef } from "preact/hooks";
 import type { Series } from "../decode";
-import { credits as fmtCredits } from "../format";
+import { compact, credits as fmtCredits } from "../format";
 
 interface Props {
   series: Series;
@@ -65,6 +65,31 @@ function drawSeries(ctx: CanvasRenderingContext2D, w: number, h: number, series:
   ctx.fillStyle = "#8fa0cc";
   ctx.textAlign = "right";
   ctx.fillText("reward per step", w - 4, 3);
+  if (series.withPolicy > 0) {
+    // the policy's value estimate and entropy, each scaled to the height (their ranges in the labels)
+    const lines: [Float32Array, string, string][] = [[series.value, "#4fd1ff", "value"], [series.entropy, "#d96bd9", "entropy"]];
+    ctx.textBaseline = "bottom";
+    lines.forEach(([values, color, name], k) => {
+      const [lo, hi] = series.range(values);
+      const spread = hi - lo || 1;
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      let on = false;
+      for (let i = 0; i < count; i++) {
+        const v = values[i];
+        if (!series.known[i] || Number.isNaN(v)) { on = false; continue; }
+        const y = h - 4 - ((v - lo) / spread) * (h - 8);
+        if (on) ctx.lineTo(x(i), y);
+        else ctx.moveTo(x(i), y);
+        on = true;
+      }
+      ctx.stroke();
+      ctx.fillStyle = color;
+      ctx.textAlign = k === 0 ? "left" : "right";
+      ctx.fillText(`${name} ${compact(lo)} … ${compact(hi)}`, k === 0 ? 4 : w - 4, h - 2);
+    });
+  }
 }
 
 export function Timeline({ series, count, position, version, onSeek }: Props) {

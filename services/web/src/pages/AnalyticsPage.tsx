@@ -5,19 +5,69 @@ import { useEffect, useMemo, useState } from "preact/hooks";
 import { api } from "../api";
 import { Chart, type Marker } from "../components/Chart";
 import { Problem } from "../components/Problem";
-import { compact, metricValue, WINDOW_METRICS } from "../format";
+import { chartableMetrics, compact, metricValue } from "../format";
 import { navigate } from "../router";
 import type { Replay, Run, WindowRow } from "../types";
 
-/** The x values (window ids of both runs, sorted) and each run's metric aligned to them (null where missing). */
-export function alignWindows(main: WindowRow[], other: WindowRow[] | null, key: string):
+export type XAxis = "env_steps" | "window" | "wall_time";
+export const X_AXES: [XAxis, string][] = [["env_steps", "env steps"], ["window", "window"], ["wall_time", "wall time (s)"]];
+
+/** Where a window sits on the chosen x-axis. */
+export function xOf(w: WindowRow, axis: XAxis = "window"): number {
+  if (axis === "env_steps") return w.env_steps_total;
+  if (axis === "wall_time") return metricValue(w.metrics, "wall_time") ?? w.window_id;
+  return w.window_id;
+}
+
+/** The x values (of both runs, sorted) and each run's metric aligned to them (null where missing). */
+export function alignWindows(main: WindowRow[], other: WindowRow[] | null, key: string, axis: XAxis = "window"):
     { xs: number[]; main: (number | null)[]; other: (number | null)[] | null } {
-  const ids = [...new Set([...main, ...(other ?? [])].map((w) => w.window_id))].sort((a, b) => a - b);
+  const ids = [...new Set([...main, ...(other ?? [])].map((w) => xOf(w, axis)))].sort((a, b) => a - b);
   const pick = (rows: WindowRow[]) => {
-    const by = new Map(rows.map((w) => [w.window_id, metricValue(w.metrics, key)]));
+    const by = new Map(rows.map((w) => [xOf(w, axis), metricValue(w.metrics, key)]));
     return ids.map((id) => by.get(id) ?? null);
   };
   return { xs: ids, main: pick(main), other: other ? pick(other) : null };
+}
+
+/** The x values of several runs (sorted union) and each run's metric aligned to them. */
+export function alignRuns(runs: WindowRow[][], key: string, axis: XAxis = "env_steps"): { xs: number[]; values: (number | null)[][] } {
+  const xs = [...new Set(runs.flat().map((w) => xOf(w, axis)))].sort((a, b) => a - b);
+  const values = runs.map((rows) => {
+    const by = new Map(rows.map((w) => [xOf(w, axis), metricValue(w.metrics, key)]));
+    return xs.map((x) => by.get(x) ?? null);
+  });
+  return { xs, values };
+}
+
+/** A run's config flattened to dotted keys ("train.learning_rate": 0.0003). */
+export function flatten(value: unknown, prefix = "", out: Record<string, string> = {}): Record<string, string> {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (prefix) {
+    out[prefix] = JSON.stringify(value);
+  }
+  return out;
+}
+
+/** The config keys whose values differ between two runs: [key, a, b]. */
+export function configDiff(a: Record<string, unknown>, b: Record<string, unknown>): [string, string, string][] {
+  const fa = flatten(a);
+  const fb = flatten(b);
+  return [...new Set([...Object.keys(fa), ...Object.keys(fb)])].sort()
+    .filter((k) => fa[k] !== fb[k]).map((k) => [k, fa[k] ?? "–", fb[k] ?? "–"]);
+}
+
+export const RUN_COLORS = ["#f2c14e", "#7f9cff", "#5be49b", "#d96bd9", "#ff8f5c", "#4fd1ff"];
+
+/** Exponential moving average over the non-null values (nulls stay null); alpha in (0, 1], 1 = raw. */
+export function ema(values: (number | null)[], alpha: number): (number | null)[] {
+  let acc: number | null = null;
+  return values.map((v) => {
+    if (v === null) return null;
+    acc = acc === null ? v : alpha * v + (1 - alpha) * acc;
+    return acc;
+  });
 }
 
 export function isMarked(tags: string[]): boolean {
@@ -27,11 +77,14 @@ export function isMarked(tags: string[]): boolean {
 export function AnalyticsPage({ params }: { params: URLSearchParams }) {
   const [runs, setRuns] = useState<Run[] | null>(null);
   const [windows, setWindows] = useState<WindowRow[] | null>(null);
-  const [other, setOther] = useState<WindowRow[] | null>(null);
+  const [others, setOthers] = useState<WindowRow[][]>([]);
   const [replays, setReplays] = useState<Replay[]>([]);
   const [error, setError] = useState<unknown>(null);
   const runId = params.get("run") ?? runs?.[0]?.run_id ?? null;
-  const compareId = params.get("compare");
+  const compareIds = (params.get("compare") ?? "").split(",").filter(Boolean);
+  const compareId = compareIds.join(",") || null;
+  const axis = (X_AXES.find(([a]) => a === params.get("x"))?.[0] ?? "env_steps") as XAxis;
+  const smooth = Number(params.get("smooth") ?? "0"); // 0: raw; 0.1..0.9: EMA weight of the past
 
   useEffect(() => { api.runs().then(setRuns, setError); }, []);
   useEffect(() => {
@@ -41,23 +94,31 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
     api.replays(runId).then(setReplays, () => setReplays([]));
   }, [runId]);
   useEffect(() => {
-    if (!compareId) { setOther(null); return; }
-    api.windows(compareId).then(setOther, setError);
+    if (!compareIds.length) { setOthers([]); return; }
+    Promise.all(compareIds.map((id) => api.windows(id))).then(setOthers, setError);
   }, [compareId]);
 
   const marked = useMemo(() => replays.filter((r) => isMarked(r.tags)), [replays]);
   const markers: Marker[] = useMemo(() => marked.map((r) => ({
-    x: r.window_id, label: `${r.tags.filter((t) => t !== "every_window").join(" ")} · w${r.window_id}`,
+    x: xOf(windows?.find((w) => w.window_id === r.window_id) ?? ({ window_id: r.window_id, env_steps_total: 0, metrics: {} } as unknown as WindowRow), axis), label: `${r.tags.filter((t) => t !== "every_window").join(" ")} · w${r.window_id}`,
     onOpen: () => navigate("replay", { run: r.run_id, replay: r.replay_id }),
-  })), [marked]);
-  const charts = useMemo(() => (windows ? WINDOW_METRICS.map((m) => ({ m, ...alignWindows(windows, other, m.key) })) : []),
-                         [windows, other]);
+  })), [marked, windows, axis]);
+  const charts = useMemo(() => {
+    if (!windows) return [];
+    const all = [windows, ...others];
+    return chartableMetrics(all.flat()).map((m) => {
+      const { xs, values } = alignRuns(all, m.key, axis);
+      return { m, xs, values, smoothed: smooth > 0 ? values.map((v) => ema(v, 1 - smooth)) : null };
+    });
+  }, [windows, others, axis, smooth]);
+  const runLabels = [runId ?? "", ...compareIds];
 
   if (error) return <Problem error={error} />;
   if (!runs) return <p class="loading">Loading runs…</p>;
   if (runs.length === 0) return <Problem empty="No training runs yet: start one with `prospector train --config demo`." />;
 
-  const pick = (changes: Record<string, string | null>) => navigate("analytics", { run: params.get("run"), compare: compareId, ...changes });
+  const pick = (changes: Record<string, string | null>) => navigate("analytics", {
+    run: params.get("run"), compare: compareId, x: params.get("x"), smooth: params.get("smooth"), ...changes });
 
   return (
     <div class="analytics-page">
@@ -67,13 +128,26 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
             {runs.map((r) => <option key={r.run_id} value={r.run_id}>{r.run_id} · {r.status}</option>)}
           </select>
         </label>
-        <label>Compare with
-          <select data-testid="analytics-compare" value={compareId ?? ""} onChange={(e) => pick({ compare: e.currentTarget.value || null })}>
-            <option value="">none</option>
-            {runs.filter((r) => r.run_id !== runId).map((r) => <option key={r.run_id} value={r.run_id}>{r.run_id}</option>)}
+        <details class="overlay-picker" data-testid="analytics-compare">
+          <summary>Overlay runs ({compareIds.length})</summary>
+          {runs.filter((r) => r.run_id !== runId).map((r) => (
+            <label key={r.run_id} class="check"><input type="checkbox" value={r.run_id} checked={compareIds.includes(r.run_id)}
+              data-testid={`overlay-${r.run_id}`}
+              onChange={(e) => pick({ compare: (e.currentTarget.checked ? [...compareIds, r.run_id] : compareIds.filter((c) => c !== r.run_id)).join(",") || null })} />
+              {r.run_id}</label>
+          ))}
+        </details>
+        <label>x-axis
+          <select data-testid="analytics-x" value={axis} onChange={(e) => pick({ x: e.currentTarget.value === "env_steps" ? null : e.currentTarget.value })}>
+            {X_AXES.map(([a, text]) => <option key={a} value={a}>{text}</option>)}
           </select>
         </label>
-        <span class="muted">
+        <label>Smoothing (EMA)
+          <select data-testid="analytics-smooth" value={String(smooth)} onChange={(e) => pick({ smooth: e.currentTarget.value === "0" ? null : e.currentTarget.value })}>
+            {[0, 0.3, 0.6, 0.9].map((v) => <option key={v} value={String(v)}>{v === 0 ? "off" : v}</option>)}
+          </select>
+        </label>
+        <span class="muted">drag on a chart to zoom, double-click to reset ·{" "}
           <span data-testid="analytics-window-count">{windows?.length ?? 0}</span> windows
           {windows && windows.length > 0 ? ` · ${compact(windows[windows.length - 1].env_steps_total)} env steps` : ""}
         </span>
@@ -83,9 +157,11 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
       {windows !== null && windows.length > 0 && (
         <>
           <div class="charts">
-            {charts.map(({ m, xs, main, other: cmp }) => (
-              <Chart key={m.key} title={m.label} xs={xs} main={main} compare={cmp} mainLabel={runId ?? ""}
-                     compareLabel={compareId ?? undefined} markers={markers} format={m.format} range={m.range} />
+            {charts.map(({ m, xs, values, smoothed }) => (
+              <Chart key={m.key} metric={m.key} title={m.label} xs={xs} markers={markers} format={m.format} range={m.range}
+                     xLabel={X_AXES.find(([a]) => a === axis)![1]}
+                     runs={values.map((v, i) => ({ label: runLabels[i], values: v, smoothed: smoothed?.[i] ?? null,
+                                                   color: RUN_COLORS[i % RUN_COLORS.length] }))} />
             ))}
           </div>
           <section class="card" aria-label="tagged replays">
@@ -97,6 +173,26 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
                   <span class="muted"> net profit {compact(marked[i].net_profit)}</span></li>
               ))}
             </ul>
+          </section>
+          <section class="card" aria-label="run configs" data-testid="run-configs">
+            <h2>Configs</h2>
+            {[runId, ...compareIds].map((id) => {
+              const run = runs.find((r) => r.run_id === id);
+              return run && (
+                <details key={id}><summary>{id}</summary><pre class="config">{JSON.stringify(run.config, null, 2)}</pre></details>
+              );
+            })}
+            {compareIds.length > 0 && (() => {
+              const a = runs.find((r) => r.run_id === runId);
+              const b = runs.find((r) => r.run_id === compareIds[0]);
+              if (!a || !b) return null;
+              const diff = configDiff(a.config, b.config);
+              return (
+                <details open data-testid="config-diff"><summary>Diff: {a.run_id} vs {b.run_id} ({diff.length} keys differ)</summary>
+                  <table><tbody>{diff.map(([k, x, y]) => <tr key={k}><td>{k}</td><td class="num">{x}</td><td class="num">{y}</td></tr>)}</tbody></table>
+                </details>
+              );
+            })()}
           </section>
         </>
       )}

@@ -5,17 +5,22 @@
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { ActionLine, Cargo, EventLog, Gauges, type LogLine, Market, Purse } from "../components/Hud";
+import { ActionLine, Cargo, CommodityLegend, EventLog, Gauges, type LogLine, Market, Purse } from "../components/Hud";
 import { Problem } from "../components/Problem";
 import { SectorCanvas } from "../components/SectorCanvas";
 import { Timeline } from "../components/Timeline";
 import { decodeState, type Frame, graphOf, Series } from "../decode";
 import { actionName, compact, credits, describeEvents, parseSeed, percent, signed, whole } from "../format";
-import { A, actionLabel, COMMODITIES, COMMODITY_LABEL, invalidReason, KEY_OF_ACTION, NOTABLE_MASK, PLAY_KEYS } from "../game";
+import { A, actionLabel, COMMODITIES, COMMODITY_LABEL, invalidReason, KEY_OF_ACTION, NOTABLE_MASK, PLAY_KEYS, setActionNames } from "../game";
 import { navigate } from "../router";
 import type { Meta, RawEvents, RawState, Replay, Session } from "../types";
 
-export const PACES = [2, 5, 10, 20] as const; // steps per second while a key is held
+export const PACES = [2, 5, 10, 20] as const;
+const REPEAT_DELAY_MS = 400; // a held key starts repeating after this
+
+/** The key help, in key order, from the same keys and labels as the buttons. */
+const KEY_HELP: [string, number][] = Object.entries(KEY_OF_ACTION).map(([a, k]) => [k, Number(a)] as [string, number])
+  .sort((x, y) => x[1] - y[1]); // steps per second while a key is held
 
 const GROUP_TITLES: Record<string, string> = {
   navigation: "Navigation", sensing: "Sensing", mining: "Mining", maintenance: "Maintenance", cargo: "Cargo",
@@ -127,7 +132,7 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
   };
 
   useEffect(() => {
-    api.meta().then(setMeta, setError);
+    api.meta().then((m) => { setActionNames(m.actions); setMeta(m); }, setError);
     const seed = parseSeed(params.get("seed") ?? "");
     void start(seed === "invalid" ? null : seed);
     const close = () => { if (live.current) api.closeSession(live.current.session.session_id); };
@@ -169,13 +174,22 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
   };
 
   const stopHolding = () => {
-    if (holding.current) window.clearInterval(holding.current.timer);
+    if (holding.current) {
+      window.clearTimeout(holding.current.timer);
+      window.clearInterval(holding.current.timer);
+    }
     holding.current = null;
   };
+  // one step now; repeats only after a short delay (as a keyboard's own repeat does), so a
+  // tap is one step even when the key's release arrives late on a busy machine
   const startHolding = (key: string, action: number) => {
     stopHolding();
     void send(action);
-    holding.current = { key, timer: window.setInterval(() => void send(action), 1000 / pace) };
+    const held = { key, timer: 0 };
+    held.timer = window.setTimeout(() => {
+      if (holding.current === held) held.timer = window.setInterval(() => void send(action), 1000 / pace);
+    }, Math.max(REPEAT_DELAY_MS, 1000 / pace));
+    holding.current = held;
   };
 
   useEffect(() => {
@@ -236,17 +250,28 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
   const history = (k: number) => series.prices[k].subarray(Math.max(0, steps - 120), steps);
   const groups = meta?.action_groups ?? {};
 
+  const reasonOf = (action: number) => (mask[action] ? null : invalidReason(action, state) ?? "the mask forbids it now");
+  // a reason that every invalid action of a group shares ("only at the station") is said once, by the group
+  const sharedReason = (actions: number[]): string | null => {
+    const reasons = actions.map(reasonOf).filter((r): r is string => r !== null)
+      .map((r) => r.replace(/^[^:]*: /, ""));
+    return reasons.length > 2 && reasons.every((r) => r === reasons[0]) ? reasons[0] : null;
+  };
+  let groupReason: string | null = null;
   const button = (action: number, text?: string) => {
     const valid = !!mask[action];
     const key = KEY_OF_ACTION[action];
+    const why = reasonOf(action);
     return (
       <button type="button" key={action} class={`action ${valid ? "" : "invalid"}`} data-action={action}
               data-testid={`action-${action}`} aria-disabled={!valid || undefined}
-              title={`${meta?.actions[action]?.name ?? actionLabel(action)}${key ? ` (${key})` : ""}${valid ? "" : ` — invalid now: ${invalidReason(action, state) ?? "see the mask"}`}`}
+              aria-describedby={why ? `why-${action}` : undefined}
+              title={`${actionLabel(action)}${key ? ` (key ${key})` : ""}${why ? ` — invalid now: ${why}` : ""}`}
               onPointerDown={(e) => { if (e.button === 0) startHolding(`pointer${action}`, action); }}
               onPointerUp={stopHolding} onPointerLeave={stopHolding}
               onKeyDown={(e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); e.stopPropagation(); if (!e.repeat) void send(action); } }}>
         {text ?? actionLabel(action, state)}{key ? <kbd>{key}</kbd> : null}
+        {why && !groupReason && text === undefined && <small class="why" id={`why-${action}`} data-testid={`why-${action}`}>{why}</small>}
       </button>
     );
   };
@@ -295,10 +320,12 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
         <SectorCanvas graph={graph} view={view} frameKey={steps} events={last.events}
                       label={`sector view at tick ${state.t}: node ${state.current_node}`} />
         <aside class="hud" aria-label="ship and market">
-          <ActionLine info={{ tick: state.t, name: last.name, reward: last.reward, dt: last.dt }} tickTestId="play-tick" />
+          <ActionLine info={{ tick: state.t, name: last.name, reward: last.reward, dt: last.dt,
+                              to: last.events?.names.includes("travel") ? last.events.travel_to : undefined }} tickTestId="play-tick" />
           <Gauges view={view} />
           <Purse view={view} testId="play-credits" />
           <Cargo view={view} />
+          <CommodityLegend />
           <Market view={view} history={history} />
           <EventLog lines={episode.log} />
         </aside>
@@ -308,13 +335,14 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
         {Object.entries(groups).map(([group, actions]) => (
           <fieldset key={group} class={`group group-${group}`}>
             <legend>{GROUP_TITLES[group] ?? group}</legend>
+            {(groupReason = sharedReason(actions)) && <small class="why group-why" data-testid={`why-${group}`}>invalid now: {groupReason}</small>}
             {palette(group, actions)}
           </fieldset>
         ))}
       </section>
-      <p class="muted help">Keys: 1–6 travel · H hold · E burn · W/F/G wide/focused/deep scan · L listen · Z/X/C mine gently/normal/hard · T stabilize ·
-        R refine · O cooldown · M tool · P hull · K dock · ⇧1–⇧6 sell all of a commodity · U fuel · B kit · V overhaul · Q cash out.
-        Hold a key to repeat it at the pace above. Greyed actions are invalid now; forcing one costs a penalty. Last action: {actionName(last.name)}, {percent(state.t / Math.max(1, state.time_max))} of the time used.</p>
+      <p class="muted help" data-testid="key-help">Keys: {KEY_HELP.map(([k, a]) => `${k} ${actionLabel(a)}`).join(" · ")}.
+        Hold a key to repeat it at the pace above. Greyed actions are invalid now (the reason is under each); forcing one costs a penalty.
+        Last action: {actionName(last.name)}, {percent(state.t / Math.max(1, state.time_max))} of the time used.</p>
     </div>
   );
 }

@@ -2,6 +2,7 @@
 // summary. With no replay in the URL the page follows the latest run's latest
 // every_window replay, switching when a new one is announced (live events).
 
+import { ProgressPanel } from "../components/ProgressPanel";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, subscribeLive } from "../api";
 import { Problem } from "../components/Problem";
@@ -12,6 +13,9 @@ import { navigate } from "../router";
 import type { Replay, ReplayDetail, Run, WindowRow } from "../types";
 
 export const TAG_FILTERS = ["all", "every_window", "best_so_far", "milestone:*"] as const;
+
+/** Windows this early are expected to lose money (a fresh policy wanders, wastes fuel, pays penalties). */
+const EARLY_WINDOWS = 5;
 
 export function tagMatches(filter: string, tags: string[]): boolean {
   if (filter === "all") return true;
@@ -112,7 +116,7 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
             {chosen && !filtered.includes(chosen) && <option value={chosen.replay_id}>{chosen.replay_id} (filtered out)</option>}
             {filtered.map((r) => (
               <option key={r.replay_id} value={r.replay_id}>
-                w{r.window_id} · seed {r.seed} · profit {compact(r.net_profit)} · {r.length} frames{r.tags.length ? ` · ${r.tags.join(" ")}` : ""}
+                w{r.window_id} · seed {r.seed} · episode profit {compact(r.net_profit)} · {r.length} frames{r.tags.length ? ` · ${r.tags.join(" ")}` : ""}
               </option>
             ))}
           </select>
@@ -124,15 +128,22 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
       </form>
       {replays === null && <p class="loading">Loading replays…</p>}
       {replays !== null && replays.length === 0 && (
-        <Problem empty={`Run ${runId} has no replays yet. The evaluator records one per training window; this page shows it as soon as it is announced.`} />
+        <>
+          <Problem empty={`Run ${runId} has no replays yet. The evaluator records one per training window; this page shows it as soon as it is announced.`} />
+          <ProgressPanel runId={runId} />
+        </>
       )}
       {replays !== null && replays.length > 0 && !chosen && wanted && !listed && <Problem empty="That replay is not in this run; pick another above." />}
       {chosen && (
         <div class="replay-head">
           <h1>Replay <code data-testid="replay-id">{chosen.replay_id}</code></h1>
-          <span class="muted">window {chosen.window_id} · seed {chosen.seed} · net profit {compact(chosen.net_profit)} ·
+          <span class="muted">window {chosen.window_id} · seed {chosen.seed} · this episode's net profit {compact(chosen.net_profit)} ·
             {chosen.survival ? " survived" : " lost the ship"} · {chosen.length} frames · {shortTime(chosen.created_at)}</span>
-          {chosen.tags.map((t) => <span class="tag" key={t}>{t}</span>)}
+          {chosen.tags.map((t) => <span class="tag" key={t} title={t === "best_so_far" ? "the run's best episode net profit so far" : undefined}>{t}</span>)}
+          {chosen.net_profit < 0 && chosen.window_id < EARLY_WINDOWS && (
+            <p class="muted early-note" data-testid="early-loss">This episode lost money. That is expected of early windows:
+              the policy is still close to random and learns to cash in over the first windows.</p>
+          )}
           <a class="button" href={`/play?seed=${chosen.seed}&run=${chosen.run_id}&replay=${chosen.replay_id}`}
              onClick={(e) => { e.preventDefault(); navigate("play", { seed: chosen.seed, run: chosen.run_id, replay: chosen.replay_id }); }}>
             Play this belt yourself
@@ -142,6 +153,7 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
       {chosen && !shown && <p class="loading">Loading replay…</p>}
       {shown && <ReplayPlayer key={shown.replay.replay_id} detail={shown} />}
       {chosen && <WindowCard windows={windows} windowId={chosen.window_id} />}
+      {chosen && <ProgressPanel runId={runId} compact />}
     </div>
   );
 }
