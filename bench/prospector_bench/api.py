@@ -12,6 +12,9 @@
     (d) the floor: (a)'s gRPC load on a PlayService that answers at once with
         canned replies of the same size (prospector_bench.api_floor): what the
         gRPC layer alone costs here, without the engine and Redis
+    (e) frames of a long replay (20,000 ticks): the median time of a page at
+        its start and at its end through GET .../frames (the API's keyframe
+        index keeps the last within about twice the first)
     and the saved state per session: the engine's bytes, and Redis's memory
     for the whole session hash.
 
@@ -72,7 +75,7 @@ def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ws-clients", type=int, default=None, help="WebSocket clients in (c) (default 50; quick 4)")
     p.add_argument("--transports", default=",".join(TRANSPORTS),
                    help=f"comma-separated transports for (a) and (b) (default {','.join(TRANSPORTS)})")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws, floor")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws, floor, frames")
     p.add_argument("--workers", type=int, default=None,
                    help="API worker processes (prospector api --workers; default one per core)")
     p.add_argument("--client", choices=("native", "python"), default="native",
@@ -537,6 +540,74 @@ def _make_replay(data_dir: Path, frames: int) -> tuple[str, str]:
     return run_id, replay_id
 
 
+def make_long_replay(data_dir: Path, ticks: int, seed: int = 2) -> tuple[str, str, int]:
+    """(run_id, replay_id, frames): a cataloged replay that plays all `ticks` of its time budget,
+    about one frame a tick: a player that stays at the station (so it is never stranded) and
+    mostly holds, now and then listening, docking, cooling down or buying."""
+    from prospector.engine import Engine
+    from prospector_common.catalog import Catalog
+    from prospector_common.ids import new_replay_id, new_run_id
+    from prospector_common.settings import Settings
+    from prospector_common.storage import RunPaths
+    from prospector_common.replay import Recorder, write_replay
+
+    rng = random.Random(seed)
+    others = (spec.A_LISTEN, spec.A_DOCK, spec.A_COOLDOWN, spec.A_BUY_FUEL0, spec.A_BUY_KIT)
+    config = spec.EnvConfig(time_max=ticks, pirates=False, hazards=False)
+    engine = Engine(config, seed=seed)
+    recorder = Recorder(engine.render_state())
+    while not engine.done:
+        mask = engine.action_mask()
+        action = spec.A_HOLD
+        if rng.random() < 0.2:
+            action = rng.choice([a for a in others if mask[a]] or [spec.A_HOLD])
+        reward, _, _ = engine.step(action)
+        recorder.add(action, reward, engine.events(), engine.render_state())
+    settings = Settings(data_dir=data_dir)
+    run_id = new_run_id(git_sha="nogit")
+    paths = RunPaths(data_dir, run_id)
+    paths.make_dirs()
+    replay_id = new_replay_id(0, seed)
+    write_replay(paths.replay(replay_id), recorder.to_bytes(run_id=run_id, window_id=0, replay_id=replay_id,
+                                                             seed=seed, env_config=config.to_dict()))
+    with Catalog(settings.database_url) as catalog:
+        catalog.create_all()
+        catalog.upsert_run(run_id, config={"env": config.to_dict()}, spec_version=spec.SPEC_VERSION,
+                           git_sha="nogit")
+        catalog.add_window(run_id, 0, env_steps_total=0, checkpoint_path="none", metrics={})
+        m = engine.metrics()
+        catalog.add_replay(replay_id=replay_id, run_id=run_id, window_id=0, seed=seed, return_=m["episode_return"],
+                           net_profit=m["net_profit"], survival=m["survival"] >= 1, length=len(recorder),
+                           tags=["every_window"], path=paths.relative(paths.replay(replay_id)))
+    return run_id, replay_id, len(recorder)
+
+
+def frame_page_times(base_url: str, run_id: str, replay_id: str, frames: int, *, limit: int = 100,
+                     repeats: int = 5) -> dict[str, Any]:
+    """(e) GET .../frames: the median time of the first page and of the last, each asked once
+    before (the first read of a replay builds its keyframe index as it goes)."""
+    import httpx
+
+    url = f"{base_url}/api/runs/{run_id}/replays/{replay_id}/frames"
+    last = max(0, frames - limit)
+    out: dict[str, Any] = {"frames": frames, "limit": limit}
+    with httpx.Client(timeout=120) as client:
+        for name, offset in (("first", 0), ("last", last)):
+            started = time.perf_counter()
+            client.get(url, params={"offset": offset, "limit": limit}).raise_for_status()
+            out[f"{name}_page_cold_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        for name, offset in (("first", 0), ("last", last)):
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                page = client.get(url, params={"offset": offset, "limit": limit})
+                times.append(time.perf_counter() - started)
+                page.raise_for_status()
+            out[f"{name}_page_ms"] = round(statistics.median(times) * 1000, 2)
+    out["last_over_first"] = round(out["last_page_ms"] / max(out["first_page_ms"], 1e-9), 2)
+    return out
+
+
 def _listeners(port: int) -> int:
     """Sockets listening on a TCP port of this machine (Linux /proc/net/tcp{,6})."""
     count = 0
@@ -551,13 +622,21 @@ def _listeners(port: int) -> int:
     return count
 
 
+# A load generator is one client on one address: the API's per-client limits (live sessions,
+# new sessions and steps a second) are off for it unless `env` sets them.
+NO_CLIENT_LIMITS = {"PROSPECTOR_API_MAX_SESSIONS_PER_CLIENT": "0", "PROSPECTOR_API_CREATES_PER_S": "0",
+                    "PROSPECTOR_API_STEPS_PER_S": "0"}
+
+
 def start_server(env: dict[str, str], http_port: int, grpc_port: int, *, log_path: Path | None = None,
                  timeout_s: float = 30.0, workers: int = 1) -> subprocess.Popen:
-    """`prospector api [--workers N]` in a subprocess on loopback; returns once /readyz answers 200
-    and every worker listens on both ports."""
+    """`prospector api [--workers N]` in a subprocess on loopback, without per-client limits unless
+    env sets them (NO_CLIENT_LIMITS); returns once /readyz answers 200 and every worker listens on
+    both ports."""
     import httpx
 
     out = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
+    env = {**NO_CLIENT_LIMITS, **env}
     process = subprocess.Popen(
         [sys.executable, "-m", "prospector.cli", "api", "--host", "127.0.0.1", "--port", str(http_port),
          "--grpc-port", str(grpc_port), "--log-level", "warning", "--workers", str(workers)],
@@ -685,6 +764,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         for t in transports if t.startswith("grpc")}
                 finally:
                     stop_server(floor)
+            if "frames" not in skip:
+                # (e) a page of frames at the start and at the end of a long replay (a keyframe index)
+                long_run, long_replay, frames = make_long_replay(data_dir, 2000 if quick else 20_000)
+                results["frames"] = frame_page_times(f"http://{host}:{ports['http']}", long_run, long_replay,
+                                                     frames, repeats=3 if quick else 7)
             if "ws" not in skip:
                 ws_seconds = 1.0 if quick else 10.0
                 results["websocket"] = {
@@ -729,6 +813,11 @@ def _print(results: dict[str, Any]) -> None:
         runs = ", ".join(f"c={x['concurrency']}: {x['steps_per_s']:g}/s p99 {x['p99_ms']} ms err {x['errors']} "
                          f"[{_cpu_text(x['cpu'])}]" for x in r["runs"])
         print(f"(b) {t:11s}: max {r['max_steps_per_s_zero_errors']:g} steps/s with zero errors ({runs})")
+    if "frames" in results:
+        r = results["frames"]
+        print(f"(e) frames: {r['limit']} of a {r['frames']}-frame replay: first page {r['first_page_ms']} ms, "
+              f"last page {r['last_page_ms']} ms ({r['last_over_first']}x; cold: {r['first_page_cold_ms']} / "
+              f"{r['last_page_cold_ms']} ms)")
     for name, r in results.get("websocket", {}).items():
         print(f"(c) ws {name}: {r['clients']} clients, {r['frames_per_s']:g} frames/s in all "
               f"(per client {r['frames_per_s_per_client_min']:g}..{r['frames_per_s_per_client_max']:g}/s, "

@@ -252,7 +252,11 @@ void pr_action_mask(const pr_env *env, uint8_t *mask /* [PR_N_ACTIONS] */);
 int pr_action_valid(const pr_env *env, int32_t action);
 /* Episode metrics of the env as it stands (final values once it has ended). */
 void pr_episode_metrics(const pr_env *env, double *out /* [PR_N_METRICS] */);
-/* Next seed of an env's seed sequence (used by auto-reset). */
+/* Next seed of an env's seed sequence (used by auto-reset): 0..PR_SEED_MAX.
+ * pr_reset takes any 64-bit seed; the seeds the engine draws itself stay
+ * under 2^53, so that every JSON reader (JavaScript's numbers) holds them
+ * exactly, and the API takes exactly this range on every transport. */
+#define PR_SEED_MAX 9007199254740991ULL /* 2^53 - 1 */
 uint64_t pr_next_seed(uint64_t seed);
 
 /* ---- save / restore ------------------------------------------------------ */

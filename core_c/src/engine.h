@@ -59,6 +59,8 @@ void asteroid_ensure_truth(pr_env *e, int node, int slot);
 /* market.c */
 void market_init(pr_env *e);
 void market_tick(pr_env *e, int dt);
+/* a commodity's price as the market state sets it (restore checks saved prices against it) */
+double market_price(const pr_env *e, int c);
 /* scan.c */
 void scan_wide(pr_env *e);
 void scan_focused(pr_env *e, int deep);

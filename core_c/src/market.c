@@ -12,7 +12,7 @@ static const double INV_RELAX_POW[DECAY_TABLE] = POW_TABLE(T_INV_RELAX);
 static const double SALES_DECAY_POW[DECAY_TABLE] = POW_TABLE(T_SALES_DECAY);
 static const double SHOCK_DECAY_POW[DECAY_TABLE] = POW_TABLE(T_SHOCK_DECAY);
 
-static double market_price(const pr_env *e, int c) {
+double market_price(const pr_env *e, int c) {
     const pr_market *m = &e->market;
     double pressure = 0.0;
     if (e->config.price_impact)

@@ -11,7 +11,7 @@ pr_config pr_default_config(void) {
     return c;
 }
 
-uint64_t pr_next_seed(uint64_t seed) { return pr_mix64(seed ^ 0xD1B54A32D192ED03ULL); }
+uint64_t pr_next_seed(uint64_t seed) { return pr_mix64(seed ^ 0xD1B54A32D192ED03ULL) & PR_SEED_MAX; }
 
 void pr_reset(pr_env *e, const pr_config *config, uint64_t seed) {
     pr_config cfg = *config; /* config may live inside *e */

@@ -1,7 +1,10 @@
 /* Sanitizer run (ASan + UBSan): many random episodes, every action index
  * (and out-of-range ones), under every curriculum stage. Checks: no crash,
  * no NaN/inf, every observation in [-1, 1], state invariants, and that a
- * save/restore mid-episode continues identically.
+ * save/restore mid-episode continues identically, that every state reached
+ * is accepted by pr_restore, and that forged states (a few bytes changed,
+ * the checksum made valid again) are refused or play on with observations
+ * in [-1, 1] and finite rewards.
  * usage: fuzz_random [episodes] */
 #include <math.h>
 #include <stdio.h>
@@ -12,12 +15,53 @@
 static int bad = 0;
 #define INVARIANT(cond) do { if (!(cond)) { if (bad++ < 20) fprintf(stderr, "seed %llu step %d: %s\n", (unsigned long long)seed, step, #cond); } } while (0)
 
-static pr_env env, copy;
+static pr_env env, copy, forged;
+
+/* CRC-32 (IEEE), bit by bit: the checksum of a save, computed independently of the engine's. */
+static uint32_t crc32_plain(const uint8_t *p, uint64_t n) {
+    uint32_t c = 0xFFFFFFFFu;
+    for (uint64_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xFFFFFFFFu;
+}
+
+static long long forged_total = 0, forged_accepted = 0;
+
+/* Change 1..4 random bytes of the saved state, make the checksum valid, restore: a refusal is
+ * fine; an accepted state must play 50 steps with observations in [-1, 1] and finite rewards. */
+static void forge(const uint8_t *saved, uint8_t *work, uint64_t *rng, uint64_t seed) {
+    uint64_t n = pr_save_size();
+    memcpy(work, saved, n);
+    *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    int changes = 1 + (int)((*rng >> 33) % 4);
+    for (int i = 0; i < changes; i++) {
+        *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        uint64_t at = PR_SAVE_HEADER + (*rng >> 20) % (n - PR_SAVE_HEADER);
+        work[at] = (uint8_t)(*rng >> 8);
+    }
+    uint32_t crc = crc32_plain(work + PR_SAVE_HEADER, n - PR_SAVE_HEADER);
+    for (int i = 0; i < 4; i++) work[12 + i] = (uint8_t)(crc >> (8 * i));
+    forged_total++;
+    if (pr_restore(&forged, work, n) != 0) return;
+    forged_accepted++;
+    int step = -1;
+    float obs[PR_OBS_DIM];
+    for (step = 0; step < 50; step++) {
+        *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        int term, trunc;
+        double r = pr_step(&forged, (int32_t)((*rng >> 33) % PR_N_ACTIONS), &term, &trunc);
+        pr_observe(&forged, obs);
+        INVARIANT(isfinite(r));
+        for (int i = 0; i < PR_OBS_DIM; i++) INVARIANT(isfinite(obs[i]) && obs[i] >= -1.0f && obs[i] <= 1.0f);
+    }
+}
 
 int main(int argc, char **argv) {
     int episodes = argc > 1 ? atoi(argv[1]) : 2000;
     uint64_t rng = 0x1234567;
-    uint8_t *saved = malloc(pr_save_size());
+    uint8_t *saved = malloc(pr_save_size()), *work = malloc(pr_save_size());
     long long total_steps = 0;
     for (uint64_t seed = 0; seed < (uint64_t)episodes; seed++) {
         pr_config cfg = pr_default_config();
@@ -40,7 +84,11 @@ int main(int argc, char **argv) {
             if ((rng >> 20) % 4 != 0 && a >= 0 && a < PR_N_ACTIONS && (!mask[a] || a == PR_A_CASH_OUT)) a = PR_A_HOLD;
             if (step == 50) {
                 pr_save(&env, saved, pr_save_size());
-                pr_restore(&copy, saved, pr_save_size());
+                INVARIANT(pr_restore(&copy, saved, pr_save_size()) == 0);
+                for (int f = 0; f < 5; f++) forge(saved, work, &rng, seed);
+            } else if (step % 25 == 0) { /* every state the engine reaches restores */
+                pr_save(&env, work, pr_save_size());
+                INVARIANT(pr_restore(&forged, work, pr_save_size()) == 0);
             }
             double r = pr_step(&env, a, &term, &trunc);
             if (step >= 50 && step < 150) {
@@ -71,8 +119,13 @@ int main(int argc, char **argv) {
             if (step > 200000) { INVARIANT(0 && "episode never ends"); break; }
         }
         total_steps += step;
+        pr_save(&env, saved, pr_save_size()); /* the ended episode */
+        INVARIANT(pr_restore(&copy, saved, pr_save_size()) == 0);
+        for (int f = 0; f < 5; f++) forge(saved, work, &rng, seed);
     }
     free(saved);
-    printf("fuzz: %d episodes, %lld steps, %d invariant violations\n", episodes, total_steps, bad);
+    free(work);
+    printf("fuzz: %d episodes, %lld steps, %lld forged states (%lld accepted), %d invariant violations\n",
+           episodes, total_steps, forged_total, forged_accepted, bad);
     return bad != 0;
 }

@@ -33,6 +33,20 @@ from prospector_common.streams import WindowAnnouncement
 from live_server import LiveServer  # noqa: F401 - re-exported for the API tests
 
 REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+LOADGEN = Path(os.environ.get("PROSPECTOR_GRPC_LOADGEN", Path(__file__).resolve().parents[2] / "build" / "grpc_loadgen"))
+
+
+@pytest.fixture
+def native_loadgen() -> Path:
+    """build/grpc_loadgen, the native gRPC load generator of `prospector bench api`. `make test`
+    does not build it (it apt-installs grpc++ and protoc): the tests that need it skip without it,
+    unless PROSPECTOR_REQUIRE_LOADGEN is set (CI: .ci/run builds it with `make loadgen` first)."""
+    if not LOADGEN.is_file():
+        why = f"{LOADGEN} is not built: `make loadgen` builds it (apt-installs grpc++ and protoc; root)"
+        if os.environ.get("PROSPECTOR_REQUIRE_LOADGEN"):
+            pytest.fail(why)
+        pytest.skip(why)
+    return LOADGEN
 
 
 @pytest.fixture

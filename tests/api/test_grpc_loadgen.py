@@ -1,7 +1,8 @@
 """build/grpc_loadgen (bench/loadgen), the native gRPC load generator of `prospector bench api`,
 against a real `prospector api` process: both modes, paced and closed loop, step without errors, report
 ordered percentiles and close every session they opened; bad arguments and an unreachable server give
-the documented exit codes. The binary is built by `make loadgen`."""
+the documented exit codes. The binary is built by `make loadgen` (not by `make test`: see the
+native_loadgen fixture)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ import pytest
 import redis
 from prospector_bench.api import start_server, stop_server
 
-from .conftest import REDIS_URL, free_port
+from .conftest import LOADGEN, REDIS_URL, free_port
 
-LOADGEN = Path(__file__).resolve().parents[2] / "build" / "grpc_loadgen"
+
+@pytest.fixture(autouse=True)
+def _built(native_loadgen: Path) -> None:
+    """Every test here runs the binary: skipped (CI: failed) when it is not built."""
 
 
 def _loadgen(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

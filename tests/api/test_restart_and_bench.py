@@ -58,7 +58,7 @@ def test_session_continues_on_a_restarted_api_from_the_same_state(recorded, pref
     assert "Traceback" not in log.read_text()
 
 
-def test_bench_api_quick_reports_every_figure():
+def test_bench_api_quick_reports_every_figure(native_loadgen):
     out = subprocess.run(
         [sys.executable, "-m", "prospector.cli", "bench", "api", "--quick", "--json", "--sessions", "5",
          "--seconds", "0.6", "--ws-clients", "2"],

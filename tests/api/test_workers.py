@@ -62,6 +62,16 @@ def test_workers_share_ports_and_sessions_restart_and_stop_with_their_parent(rec
         server.kill()  # no clean stop: the workers must notice their parent is gone
         server.wait()
     _wait(lambda: _listeners(http_port) == 0 and _listeners(grpc_port) == 0)
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                return stat.read().split()[2] != "Z"
+        except OSError:
+            return False
+
+    # a worker stops as on SIGTERM (its ports close first, then its resources): give it those moments
+    _wait(lambda: not any(alive(pid) for pid in workers), 10.0)
     assert not any(os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z"
                    for pid in workers)
 
@@ -97,3 +107,30 @@ def test_grpc_reuse_port_is_opt_in():
             serve_grpc([], port=exclusive.port, host="127.0.0.1")
     finally:
         exclusive.stop(None).wait()
+
+
+def test_metrics_of_every_worker_are_summed_in_one_scrape(recorded, prefix, tmp_path):
+    """`--workers 2`: steps taken over new connections land on either worker; every scrape, whichever
+    worker answers it, shows them all (prometheus_client's multiprocess mode)."""
+    env = {"PROSPECTOR_DATA_DIR": str(recorded.data_dir), "REDIS_URL": REDIS_URL, "DATABASE_URL": "",
+           "PROSPECTOR_API_SESSION_PREFIX": f"{prefix}:play"}
+    http_port, grpc_port = free_port(), free_port()
+    server = start_server(env, http_port, grpc_port, log_path=tmp_path / "api.log", workers=2)
+    try:
+        base = f"http://127.0.0.1:{http_port}"
+        sid = httpx.post(f"{base}/api/play/sessions", json={"include_state": False}).json()["session_id"]
+        steps = 30
+        for _ in range(steps):  # a new connection each time: the kernel picks the worker
+            assert httpx.post(f"{base}/api/play/sessions/{sid}/step",
+                              json={"action": 6, "include_state": False}).status_code == 200
+        for _ in range(6):
+            text = httpx.get(f"{base}/metrics").text
+            assert f'prospector_api_play_steps_total{{transport="http"}} {steps}.0' in text, text[:3000]
+            created = [line for line in text.splitlines()
+                       if line.startswith('prospector_api_http_requests_total{method="POST",route="/api/play/sessions"')]
+            assert created and created[0].endswith(" 1.0"), created
+    finally:
+        server.terminate()
+        server.wait(30)
+    log = (tmp_path / "api.log").read_text()
+    assert "Traceback" not in log

@@ -33,11 +33,12 @@ from .tuning import (T_ALERT_DECAY, T_ALERT_DECAY_STATION, T_BURN_ALERT, T_BURN_
 from .world import world_generate
 
 MASK64 = 0xFFFFFFFFFFFFFFFF
+SEED_MAX = 2**53 - 1  # PR_SEED_MAX: the seeds the engine draws itself stay exact in JSON (JavaScript)
 
 
 def next_seed(seed: int) -> int:
-    """pr_next_seed: the next seed of an env's seed sequence (auto-reset)."""
-    return mix64((seed ^ 0xD1B54A32D192ED03) & MASK64)
+    """pr_next_seed: the next seed of an env's seed sequence (auto-reset), 0..SEED_MAX."""
+    return mix64((seed ^ 0xD1B54A32D192ED03) & MASK64) & SEED_MAX
 
 
 def reset(config: Config, seed: int) -> Env:

@@ -3,11 +3,16 @@
     app = create_app()                               # resources built at startup, closed at shutdown
     app = create_app(resources=build_resources(...)) # shared with the gRPC server (prospector api)
 
-Errors: request validation (bad IDs, an action outside 0..68, wrong types) is
-422 in FastAPI's own shape; every other error is {"detail": "..."}: 404
-unknown, 410 expired or gone, 413 body too large, 429 session cap, 503 Redis
-or the catalog down (play and events need Redis; the catalog endpoints do
-not), 409 a session stepped by too many callers at once.
+Errors: request validation (bad IDs, an action outside 0..68, wrong types, NaN
+or infinities) is 422 in FastAPI's own shape; every other error is {"detail":
+"..."}: 404 unknown, 410 expired or gone, 413 body too large, 429 a cap or a
+client's rate (with Retry-After), 503 Redis or the catalog down (play and events
+need Redis; the catalog endpoints do not), 409 a session stepped by too many
+callers at once.
+
+Closed by default: creating a session needs a JSON body (so a browser preflights
+a cross-origin create), and no other origin may call the API from a browser
+unless PROSPECTOR_API_CORS_ORIGINS lists it.
 """
 
 from __future__ import annotations
@@ -16,8 +21,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prospector_common.ids import InvalidId
 from prospector_common.settings import Settings, get_settings
@@ -31,7 +42,7 @@ from .limits import BodySizeLimit
 from .metrics import ApiMetrics, MetricsMiddleware
 from .resources import Resources, build_resources
 from .schemas import UnknownId
-from .routers import events, health, meta, play, replays, runs, web
+from .routers import events, health, meta, play, progress, replays, runs, web
 from .settings import ApiSettings, get_api_settings
 
 log = logging.getLogger("prospector.api")
@@ -44,7 +55,31 @@ def _validation_error(loc: list[str], message: str) -> JSONResponse:
     return JSONResponse({"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422)
 
 
+def _finite(value: Any) -> Any:
+    """value with every NaN or infinity spelled as JSON readers spell it in text ("NaN",
+    "Infinity", "-Infinity"): a validation error echoes the input, and JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own shape; NaN, Infinity or -Infinity in a body (Python's JSON reader takes
+        # them) is refused like any other wrong number, not a 500 from echoing it back
+        errors = []
+        for error in exc.errors():
+            bad = error.get("input")
+            if isinstance(bad, float) and not math.isfinite(bad):
+                error = {**error, "msg": f"{error.get('msg', 'invalid')}: {_finite(bad)} is not a JSON number"}
+            errors.append(error)
+        return JSONResponse({"detail": _finite(jsonable_encoder(errors))}, status_code=422)
+
     @app.exception_handler(sessions.InvalidAction)
     async def _invalid_action(_request: Request, exc: sessions.InvalidAction) -> JSONResponse:
         return _validation_error(["body", "action"], str(exc))
@@ -114,7 +149,7 @@ def create_app(
     if resources is not None:
         app.state.resources = resources  # also usable without running the lifespan
     _install_error_handlers(app)
-    for module in (runs, replays, play, events, meta, health):
+    for module in (runs, replays, play, events, meta, health, progress):
         app.include_router(module.router)
 
     web.install(app, api_settings.web_dist)  # last: the page never shadows an API route
@@ -122,4 +157,8 @@ def create_app(
     app.add_middleware(play.StepFastPath)  # innermost: behind the body limit and the metrics
     app.add_middleware(BodySizeLimit, max_bytes=api_settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if api_settings.cors_origins:  # outermost: preflights are answered before anything else runs
+        app.add_middleware(CORSMiddleware, allow_origins=list(api_settings.cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Content-Type", "Authorization"],
+                           max_age=600)
     return app

@@ -8,15 +8,30 @@
     active_sessions                                  gauge      live play sessions (all replicas; read from Redis)
     ws_clients                                       gauge      open replay WebSockets
     event_clients                                    gauge      open live-event streams
+
+With `prospector api --workers N` the workers count into files under
+PROMETHEUS_MULTIPROC_DIR (prometheus_client's multiprocess mode; the parent sets
+it, one fresh directory per run) and /metrics, whichever worker answers it, sums
+every worker's counters and histograms and the open-connection gauges (live
+workers only); active_sessions, read from Redis, is the same for all of them.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
 from prospector_common.prometheus import new_registry
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The directory every worker counts into, when this process is one of `--workers N`."""
+    return os.environ.get(MULTIPROC_ENV) or None
 
 _BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -34,10 +49,13 @@ class ApiMetrics:
         self.grpc_latency = Histogram("grpc_request_duration_seconds", "gRPC call time by method",
                                       ["method"], namespace=ns, registry=r, buckets=_BUCKETS)
         self.play_steps = Counter("play_steps", "Play steps taken", ["transport"], namespace=ns, registry=r)
+        # multiprocess_mode is read only in multiprocess mode (--workers N)
         self.active_sessions = Gauge("active_sessions", "Live play sessions (every replica)",
-                                     namespace=ns, registry=r)
-        self.ws_clients = Gauge("ws_clients", "Open replay WebSocket streams", namespace=ns, registry=r)
-        self.event_clients = Gauge("event_clients", "Open live event streams", namespace=ns, registry=r)
+                                     namespace=ns, registry=r, multiprocess_mode="mostrecent")
+        self.ws_clients = Gauge("ws_clients", "Open replay WebSocket streams", namespace=ns, registry=r,
+                                multiprocess_mode="livesum")
+        self.event_clients = Gauge("event_clients", "Open live event streams", namespace=ns, registry=r,
+                                   multiprocess_mode="livesum")
         self._children: dict[tuple, Any] = {}
 
     def _child(self, metric: Any, *labels: str) -> Any:
@@ -59,6 +77,16 @@ class ApiMetrics:
 
     def step_taken(self, transport: str) -> None:
         self._child(self.play_steps, transport).inc()
+
+    def exposition(self) -> tuple[bytes, str]:
+        """(body, content type) of a scrape: this registry's metrics, or, among `--workers N`,
+        every worker's, summed from their files."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 class MetricsMiddleware:

@@ -6,13 +6,16 @@ gRPC PlayService, so both transports use one session store.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from prospector_common.catalog import Catalog
 from prospector_common.settings import Settings
 
+from .frames import FrameCache
+from .limits import ClientLimits
 from .metrics import ApiMetrics
 from .sessions import SessionStore
 from .settings import ApiSettings
@@ -28,6 +31,11 @@ class Resources:
     store: SessionStore
     events_redis: aioredis.Redis
     metrics: ApiMetrics
+    limits: ClientLimits  # what one client may do per second (HTTP and gRPC alike)
+    frames: FrameCache = field(default_factory=FrameCache)  # keyframe indexes of replays read lately
+    # set when the process is asked to stop (prospector_api.server): live-event streams end then,
+    # rather than hold the shutdown until uvicorn's grace runs out
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def close(self) -> None:
         self.store.close()
@@ -59,4 +67,5 @@ def build_resources(settings: Settings, api: ApiSettings, metrics: ApiMetrics | 
         store=SessionStore.from_settings(settings, api),
         events_redis=events_redis,
         metrics=metrics or ApiMetrics(),
+        limits=ClientLimits.from_settings(api),
     )

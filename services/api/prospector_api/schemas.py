@@ -17,7 +17,7 @@ from prospector_common.catalog import MAX_PAGE, validate_tag
 from prospector_common.ids import InvalidId, validate_replay_id, validate_run_id
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .sessions import SESSION_ID_PATTERN, validate_session_id
+from .sessions import MAX_SEED, SESSION_ID_PATTERN, validate_session_id
 
 # ---- IDs (validated before they touch a path or a query) --------------------------------
 
@@ -30,7 +30,7 @@ class UnknownId(Exception):
     """An ID of the right shape that cannot exist (Feb 30, a seed over 2**64-1): 404, not 422."""
 
 
-def _shape_then(validate, pattern: str):
+def shape_then(validate, pattern: str):
     """`validate`, except that a value matching the documented pattern is never a 422:
     if the pattern matches but the strict check fails, nothing by that ID exists."""
     shape = re.compile(pattern)
@@ -50,12 +50,12 @@ RunIdPath = Annotated[
     str,
     Path(description="run id: YYYYMMDD-HHMMSS-<7 hex sha or nogit>-<4 hex>", pattern=RUN_ID_PATTERN,
          max_length=64),
-    AfterValidator(_shape_then(validate_run_id, RUN_ID_PATTERN)),
+    AfterValidator(shape_then(validate_run_id, RUN_ID_PATTERN)),
 ]
 ReplayIdPath = Annotated[
     str,
     Path(description="replay id: w<6-digit window>-s<seed>-<8 hex>", pattern=REPLAY_ID_PATTERN, max_length=64),
-    AfterValidator(_shape_then(validate_replay_id, REPLAY_ID_PATTERN)),
+    AfterValidator(shape_then(validate_replay_id, REPLAY_ID_PATTERN)),
 ]
 SessionIdPath = Annotated[
     str,
@@ -71,7 +71,7 @@ TagQuery = Annotated[
 CursorQuery = Annotated[
     str | None,
     Query(description="next_cursor of the previous page", pattern=REPLAY_ID_PATTERN, max_length=64),
-    AfterValidator(lambda v: None if v is None else _shape_then(validate_replay_id, REPLAY_ID_PATTERN)(v)),
+    AfterValidator(lambda v: None if v is None else shape_then(validate_replay_id, REPLAY_ID_PATTERN)(v)),
 ]
 WindowIdQuery = Annotated[int | None, Query(ge=0, le=999_999, description="only this window")]
 PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, 1..{MAX_PAGE}")]
@@ -82,10 +82,13 @@ def _integral(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-# Seeds given over HTTP go up to 2**53 - 1, the largest integer JSON readers that
-# use doubles (browsers, JSON Schema tools) all read exactly. gRPC (uint64) takes
-# every seed up to 2**64 - 1; seeds the server hands out may be that large too.
-MAX_HTTP_SEED = 2**53 - 1
+# Seeds are JSON numbers in 0..2**53-1, the largest integer JSON readers that use doubles
+# (browsers, JSON Schema tools) all read exactly: the one range of play seeds on every
+# transport (gRPC refuses larger ones too) and of the seeds the server hands out (random
+# ones, and the engine's next seed on a reset without one).
+MAX_HTTP_SEED = MAX_SEED
+SEED_RANGE = (f"0..2**53-1 ({MAX_SEED}), on every transport; seeds the server picks (random, or the engine's "
+              "next seed) are in the same range")
 
 
 class _JsonNumbers(BaseModel):
@@ -247,13 +250,14 @@ class _ViewIn(_JsonNumbers):
 
 class CreateSessionIn(_ViewIn):
     seed: int | None = Field(default=None, ge=0, le=MAX_HTTP_SEED, strict=True,
-                             description="seed of the first episode; random when omitted")
+                             description=f"seed of the first episode, {SEED_RANGE}; random when omitted")
     config: EnvConfigIn | None = None
 
 
 class ResetIn(_ViewIn):
     seed: int | None = Field(default=None, ge=0, le=MAX_HTTP_SEED, strict=True,
-                             description="seed of the new episode; the engine's next seed when omitted")
+                             description=f"seed of the new episode, {SEED_RANGE}; the engine's next seed "
+                                         "when omitted")
     config: EnvConfigIn | None = Field(default=None, description="new config; the session's when omitted")
 
 
@@ -273,7 +277,7 @@ class StepIn(_ViewIn):
 
 class SessionOut(BaseModel):
     session_id: str
-    seed: int
+    seed: int = Field(ge=0, le=MAX_SEED, description=f"the episode's seed, {SEED_RANGE}")
     config: dict[str, Any]
     expires_at: float = Field(description="unix seconds; renewed by every step and reset")
     t: int

@@ -12,8 +12,8 @@ live in Redis, so any worker serves any session; a connection (an HTTP
 keep-alive connection, a gRPC channel) stays with one worker, whose warm
 engines then serve its steps. The parent restarts a worker that dies and
 stops them all on SIGINT/SIGTERM; a worker whose parent dies stops too.
-Each worker counts its own Prometheus metrics (/metrics answers with those of
-the worker that took the request).
+Prometheus: the workers count into one directory (prometheus_client's
+multiprocess mode), so /metrics, whichever worker answers, shows the sums.
 
 SIGINT/SIGTERM stop uvicorn (in-flight requests finish) and then the gRPC
 server (health turns NOT_SERVING first).
@@ -22,14 +22,19 @@ server (health turns NOT_SERVING first).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 
 log = logging.getLogger("prospector.api")
 
@@ -38,7 +43,9 @@ STOP_TIMEOUT_S = 15.0  # workers still running this long after SIGTERM are kille
 
 
 def add_api_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--host", default="0.0.0.0", help="address for HTTP and gRPC (default 0.0.0.0)")
+    p.add_argument("--host", default=None,
+                   help="address for HTTP and gRPC (default PROSPECTOR_BIND_HOST, 127.0.0.1: this machine only; "
+                        "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=None, help="HTTP port (default PROSPECTOR_API_HTTP_PORT, 8000)")
     p.add_argument("--grpc-port", type=int, default=None,
                    help="gRPC PlayService port (default PROSPECTOR_API_GRPC_PORT, 50051; -1 disables)")
@@ -51,54 +58,143 @@ def add_api_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def api_main(args: argparse.Namespace) -> int:
+    stop = StopSignals()  # first: a Ctrl-C from here on stops the API cleanly, never with a traceback
     from prospector_common.settings import get_settings
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    if args.host is None:
+        args.host = settings.bind_host
     http_port = settings.api_http_port if args.port is None else args.port
     grpc_port = settings.api_grpc_port if args.grpc_port is None else args.grpc_port
     if args.workers < 1:
         raise SystemExit("--workers must be at least 1")
     if args.workers > 1 and not args.reuse_port_worker:
+        stop.release()
         return _supervise(args, http_port, grpc_port)
     if args.reuse_port_worker:
         stop_with_parent()
     import uvloop
 
-    return uvloop.run(_serve(args, http_port, grpc_port, reuse_port=args.reuse_port_worker))
+    return uvloop.run(_serve(args, http_port, grpc_port, reuse_port=args.reuse_port_worker, stop=stop))
 
 
-async def _serve(args: argparse.Namespace, http_port: int, grpc_port: int, *, reuse_port: bool) -> int:
+class StopSignals:
+    """SIGINT and SIGTERM for the life of an API process: the first stops it gracefully (uvicorn
+    lets in-flight requests finish, live-event streams end, then the gRPC server stops and the
+    resources close), a second hurries uvicorn. Neither raises KeyboardInterrupt, so Ctrl-C on
+    `make up` prints no traceback and cuts no shutdown step short (uvicorn's own handling
+    raises the signal again once it has stopped, which interrupted the rest)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._listeners: list = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        for listener in list(self._listeners):
+            listener(signum, frame)
+
+    def on_stop(self, listener) -> None:
+        """listener(signum, frame) on every signal from now on (and at once if one came already)."""
+        self._listeners.append(listener)
+        if self.requested:
+            listener(signal.SIGINT, None)
+
+    def release(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+
+
+async def _serve(args: argparse.Namespace, http_port: int, grpc_port: int, *, reuse_port: bool,
+                 stop: StopSignals) -> int:
     import uvicorn
     from prospector_common.settings import get_settings
     from prospector_rpc.server import serve_grpc_aio
 
     from .app import create_app
-    from .grpc_play import PlayServicer
+    from .grpc_play import PlayServicer, watch_store_health
     from .resources import build_resources
     from .settings import get_api_settings
 
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield  # the signals are StopSignals' (which passes them to handle_exit), and never raised again
+
+    loop = asyncio.get_running_loop()
     settings, api = get_settings(), get_api_settings()
     resources = build_resources(settings, api)
+    stop.on_stop(lambda *_: loop.call_soon_threadsafe(resources.stopping.set))  # live-event streams end
     app = create_app(resources=resources)
-    grpc_server = None
+    grpc_server = health_watch = None
     try:
         if grpc_port >= 0:
-            grpc_server = await serve_grpc_aio([PlayServicer(resources.store, resources.metrics)], port=grpc_port,
+            grpc_server = await serve_grpc_aio([PlayServicer(resources.store, resources.metrics, resources.limits)],
+                                               port=grpc_port,
                                                host=args.host, max_receive_message_bytes=api.max_body_bytes,
                                                reuse_port=reuse_port)
             log.info("gRPC PlayService on %s:%d (pid %d)", args.host, grpc_server.port, os.getpid())
+            health_watch = asyncio.create_task(watch_store_health(grpc_server, resources.store, api.health_check_s))
         sock = _http_socket(args.host, http_port, reuse_port=reuse_port)
-        config = uvicorn.Config(app, log_level=args.log_level, access_log=args.access_log, lifespan="on",
-                                ws_max_size=api.max_body_bytes, timeout_graceful_shutdown=5)
-        server = uvicorn.Server(config)
+        server = Server(http_config(app, api, log_level=args.log_level, access_log=args.access_log))
+        stop.on_stop(server.handle_exit)  # at once if a signal came while starting: uvicorn then stops at once
         log.info("HTTP API on http://%s:%d (pid %d)", args.host, sock.getsockname()[1], os.getpid())
         await server.serve(sockets=[sock])
     finally:
+        if health_watch is not None:
+            health_watch.cancel()
         if grpc_server is not None:
             await grpc_server.stop(grace=2.0)
         await resources.aclose()
+    log.info("API stopped (pid %d)", os.getpid())
     return 0
+
+
+def http_config(app: object, api: object, *, log_level: str = "info", access_log: bool = False) -> object:
+    """uvicorn's configuration of the API's HTTP server (also what the tests serve the app with)."""
+    import uvicorn
+
+    return uvicorn.Config(app, log_level=log_level, access_log=access_log, lifespan="on",
+                          ws=guarded_websocket_protocol(), ws_max_size=api.max_body_bytes,
+                          timeout_graceful_shutdown=5)
+
+
+MAX_UPGRADE_TARGET = 8 * 1024  # bytes of a WebSocket upgrade's request target (path and query)
+
+
+def guarded_websocket_protocol() -> type:
+    """uvicorn's WebSocket protocol, behind a check of the upgrade's request target.
+
+    uvicorn hands an upgrade request to the WebSocket library, which refuses a request
+    line over 8 kB; depending on the versions of the two, that refusal is a 414 on the
+    wire or only a log line, with the connection left open and the client waiting. Here a
+    target over MAX_UPGRADE_TARGET gets a 414 and the connection is closed, before the
+    library sees it, whatever its version."""
+    from uvicorn.protocols.websockets.auto import AutoWebSocketsProtocol
+
+    class GuardedWebSocketProtocol(AutoWebSocketsProtocol):  # type: ignore[misc, valid-type]
+        _target_checked = False
+
+        def data_received(self, data: bytes) -> None:
+            if not self._target_checked:
+                self._target_checked = True  # uvicorn passes the whole upgrade request at once
+                line = data.split(b"\r\n", 1)[0]
+                parts = line.split(b" ")
+                target = parts[1] if len(parts) == 3 else line
+                if len(target) > MAX_UPGRADE_TARGET:
+                    detail = (f'{{"detail": "request target too long ({len(target)} bytes): '
+                              f'at most {MAX_UPGRADE_TARGET} bytes"}}').encode()
+                    self.transport.write(b"HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\n"
+                                         b"content-length: " + str(len(detail)).encode() +
+                                         b"\r\nconnection: close\r\n\r\n" + detail)
+                    self.transport.close()
+                    return
+            super().data_received(data)
+
+    return GuardedWebSocketProtocol
 
 
 def _http_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -138,7 +234,15 @@ def _supervise(args: argparse.Namespace, http_port: int, grpc_port: int) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    workers = [subprocess.Popen(command) for _ in range(args.workers)]
+    # Prometheus: the workers count into files of one fresh directory, and any of them answers a
+    # scrape with the sum of all (prometheus_client's multiprocess mode; see prospector_api.metrics)
+    from prometheus_client import multiprocess
+
+    from .metrics import MULTIPROC_ENV
+
+    metrics_dir = tempfile.mkdtemp(prefix="prospector-api-metrics-")
+    env = {**os.environ, MULTIPROC_ENV: metrics_dir}
+    workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]
     log.info("%d API workers: %s", len(workers), ", ".join(str(w.pid) for w in workers))
     try:
         while not stopping:
@@ -146,8 +250,9 @@ def _supervise(args: argparse.Namespace, http_port: int, grpc_port: int) -> int:
             for i, worker in enumerate(workers):
                 if worker.poll() is not None and not stopping:
                     log.warning("API worker %d exited with code %s; starting another", worker.pid, worker.returncode)
+                    multiprocess.mark_process_dead(worker.pid, metrics_dir)  # its live gauges no longer count
                     time.sleep(WORKER_RESTART_PAUSE_S)
-                    workers[i] = subprocess.Popen(command)
+                    workers[i] = subprocess.Popen(command, env=env)
     finally:
         for worker in workers:
             if worker.poll() is None:
@@ -159,6 +264,7 @@ def _supervise(args: argparse.Namespace, http_port: int, grpc_port: int) -> int:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

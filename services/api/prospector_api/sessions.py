@@ -9,6 +9,10 @@ One session is three Redis keys under the prefix (default prospector:play):
                            late request can tell "expired" from "never existed"
     {prefix}:sessions      sorted set id -> expiry (ms): the cap counts its
                            members whose expiry is still ahead
+    {prefix}:client:{addr} set of the ids a client created (its address: see
+                           limits.client_key), kept as long as its newest live
+                           session; the per-client cap counts those still in
+                           {prefix}:sessions
 
 A step restores the state into an engine, steps, saves, and writes it back
 with a compare-and-set on `version` (one EVALSHA). Two concurrent steps on
@@ -26,7 +30,8 @@ call on the same session loads its own from Redis) and no lock is held
 across an await. When another replica moved the session on, the
 compare-and-set fails and the step starts again from Redis's state; Redis
 stays the only truth, the cache only saves the read and the restore.
-Creation is one script too: drop expired members, check the cap, add.
+Creation is one script too: drop expired members, check the client's cap and
+the total cap, add.
 Time is Redis's own (TIME), so replicas with skewed clocks agree on expiry.
 
 The play calls are coroutines: HTTP handlers and the gRPC servicer run them
@@ -68,8 +73,11 @@ from .redis_pipe import Caller, connect_pipe
 
 SESSION_ID_RE = re.compile(r"\A[0-9a-f]{32}\Z")
 SESSION_ID_PATTERN = "^[0-9a-f]{32}$"  # the same, for OpenAPI
-MAX_SEED = 2**64 - 1
-RANDOM_SEED_BITS = 53  # random seeds stay exact in JavaScript numbers
+# One seed range for play on every transport (HTTP, gRPC, the page) and for the seeds the
+# engine draws itself (a reset without a seed takes Engine.next_seed, under PR_SEED_MAX):
+# 0..2**53-1, the integers every JSON reader (JavaScript's numbers) holds exactly.
+MAX_SEED = 2**53 - 1
+RANDOM_SEED_BITS = 53  # random seeds: the whole range
 COMMIT_ATTEMPTS = 50  # compare-and-set retries before giving up (SessionBusy)
 CACHE_SESSIONS = 1024  # engines kept warm per process (about 30 kB each)
 RETRY_PAUSE_S = 0.0005  # after a lost compare-and-set, before reading the winner's state
@@ -78,7 +86,13 @@ RETRY_PAUSE_S = 0.0005  # after a lost compare-and-set, before reading the winne
 
 
 class PlayError(Exception):
-    """Base of the session store's errors; str() is the message for the client."""
+    """Base of the session store's errors; str() is the message for the client.
+
+    retry_after_s: when the client may try again (a rate or a cap), for Retry-After."""
+
+    def __init__(self, message: str = "", retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class SessionNotFound(PlayError):
@@ -90,7 +104,11 @@ class SessionExpired(PlayError):
 
 
 class SessionCapReached(PlayError):
-    """As many sessions as allowed are live."""
+    """As many sessions as allowed are live (in all, or of one client)."""
+
+
+class ClientLimited(PlayError):
+    """A client asked more often than its rate allows (new sessions or steps a second)."""
 
 
 class StoreUnavailable(PlayError):
@@ -126,7 +144,7 @@ def check_action(value: object) -> int:
 
 def check_seed(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise ValueError(f"seed must be an integer in 0..2**64-1, got {value!r}")
+        raise ValueError(f"seed must be an integer in 0..2**53-1 ({MAX_SEED}), got {value!r}")
     return value
 
 
@@ -203,16 +221,40 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS: index, session, known. ARGV: id, ttl_ms, cap, tombstone_ms, state, seed, config
+# KEYS: index, session, known, client. ARGV: id, ttl_ms, cap, tombstone_ms, state, seed, config,
+# client_cap (0: none), client -> {1, expires_ms} created, {0, ms until a slot frees} the cap,
+# {-1, ms until one of the client's sessions expires} the client's cap
 _CREATE = _NOW_MS + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return {0, now} end
+local client_cap = tonumber(ARGV[8])
+if client_cap > 0 then
+  local live, soonest = 0, nil
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+    local expires = redis.call('ZSCORE', KEYS[1], id)
+    if expires then
+      live = live + 1
+      expires = tonumber(expires)
+      if soonest == nil or expires < soonest then soonest = expires end
+    else
+      redis.call('SREM', KEYS[4], id)
+    end
+  end
+  if live >= client_cap then return {-1, soonest - now} end
+end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, tonumber(first[2]) - now}
+end
 local expires = now + tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], expires, ARGV[1])
 redis.call('HSET', KEYS[2], 'state', ARGV[5], 'seed', ARGV[6], 'config', ARGV[7], 'version', 1,
-           'created_ms', now, 'expires_ms', expires)
+           'created_ms', now, 'expires_ms', expires, 'client', ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], 'live', 'PX', tonumber(ARGV[2]) + tonumber(ARGV[4]))
+if client_cap > 0 then
+  redis.call('SADD', KEYS[4], ARGV[1])
+  redis.call('PEXPIRE', KEYS[4], ARGV[2])
+end
 return {1, expires}
 """
 
@@ -223,13 +265,15 @@ if v[1] then return {1, v[1], v[2], v[3], v[4], v[5]} end
 return {0, redis.call('GET', KEYS[2])}
 """
 
-# KEYS: session, index, known. ARGV: version, state, seed, config, ttl_ms, tombstone_ms, id
-# (seed and config "" when unchanged, as after a step) -> {1, expires_ms} committed,
-# {0} version moved on, {-1} gone
+# KEYS: session, index, known. ARGV: version, state, seed, config, ttl_ms, tombstone_ms, id,
+# client key prefix (seed and config "" when unchanged, as after a step) -> {1, expires_ms}
+# committed, {0} version moved on, {-1} gone. The set of the session's client lives as long.
 _COMMIT = _NOW_MS + """
-local v = redis.call('HGET', KEYS[1], 'version')
+local held = redis.call('HMGET', KEYS[1], 'version', 'client')
+local v = held[1]
 if not v then return {-1} end
 if v ~= ARGV[1] then return {0} end
+if held[2] and held[2] ~= '' then redis.call('PEXPIRE', ARGV[8] .. held[2], ARGV[5]) end
 local expires = now + tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', tonumber(v) + 1, 'expires_ms', expires)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'seed', ARGV[3], 'config', ARGV[4]) end
@@ -261,10 +305,12 @@ class SessionStore:
         max_sessions: int = 1000,
         tombstone_s: float = 86400.0,
         timeout_s: float = 0.5,
+        max_sessions_per_client: int = 0,
     ) -> None:
         self.prefix = prefix
         self.ttl_ms = max(1, int(ttl_s * 1000))
         self.max_sessions = int(max_sessions)
+        self.max_sessions_per_client = int(max_sessions_per_client)  # 0: no cap per client
         self.tombstone_ms = max(1, int(tombstone_s * 1000))
         self.redis_url, self.timeout_s = redis_url, timeout_s
         self.redis = connect_redis(redis_url, timeout_s=timeout_s)  # sync: ping, active_count
@@ -282,6 +328,7 @@ class SessionStore:
             max_sessions=api_settings.max_sessions,
             tombstone_s=api_settings.tombstone_s,
             timeout_s=api_settings.redis_timeout_s,
+            max_sessions_per_client=api_settings.max_sessions_per_client,
         )
 
     def close(self) -> None:
@@ -306,6 +353,10 @@ class SessionStore:
 
     def known_key(self, session_id: str) -> str:
         return f"{self.prefix}:known:{session_id}"
+
+    @property
+    def client_key_prefix(self) -> str:
+        return f"{self.prefix}:client:"
 
     # ---- Redis from the running event loop ------------------------------------------------
 
@@ -355,6 +406,11 @@ class SessionStore:
         with _redis_errors():
             self.redis.ping()
 
+    async def aping(self) -> None:
+        """Raise StoreUnavailable unless Redis answers, on the connection the play calls use."""
+        with _redis_errors():
+            await self._pipe().call("PING")
+
     def active_count(self) -> int:
         """Live sessions across every replica."""
         with _redis_errors():
@@ -365,22 +421,31 @@ class SessionStore:
         seed: int | None = None,
         config: EnvConfig | dict | None = None,
         options: ViewOptions = ViewOptions(),
+        client: str = "",
     ) -> SessionView:
-        """A new session on `seed` (random when None); SessionCapReached when full."""
+        """A new session on `seed` (random when None) for `client` (its address, limits.client_key);
+        SessionCapReached when the cap, or the client's own cap, is reached."""
         cfg = as_config(config)
         seed = secrets.randbits(RANDOM_SEED_BITS) if seed is None else check_seed(seed)
         engine = Engine(cfg, seed)
         session_id = secrets.token_hex(16)
-        created, expires_ms = await self._run(
-            _CREATE, [self.index_key, self.session_key(session_id), self.known_key(session_id)],
+        client_cap = self.max_sessions_per_client if client else 0
+        created, ms = await self._run(
+            _CREATE, [self.index_key, self.session_key(session_id), self.known_key(session_id),
+                      self.client_key_prefix + client],
             [session_id, self.ttl_ms, self.max_sessions, self.tombstone_ms, engine.save(), seed,
-             json.dumps(cfg.to_dict())])
-        if not created:
+             json.dumps(cfg.to_dict()), client_cap, client])
+        if created != 1:
+            wait_s = max(1.0, int(ms) / 1000.0)
+            if created == -1:
+                raise SessionCapReached(
+                    f"{client} has {client_cap} live sessions, the most one client may have; close one or "
+                    f"retry after {wait_s:.0f} s, when the first of them expires if idle", wait_s)
             raise SessionCapReached(
-                f"the session cap is reached ({self.max_sessions} live sessions); close one or wait "
-                f"for idle sessions to expire (after {self.ttl_ms / 1000:g} s)"
-            )
-        out = self._view(engine, session_id, int(expires_ms), options)
+                f"the session cap is reached ({self.max_sessions} live sessions); close one or retry after "
+                f"{wait_s:.0f} s, when the first idle one expires (idle sessions expire after "
+                f"{self.ttl_ms / 1000:g} s)", wait_s)
+        out = self._view(engine, session_id, int(ms), options)
         self._checkin(session_id, _Warm(engine, 1))
         return out
 
@@ -481,7 +546,7 @@ class SessionStore:
             result = apply(engine)
             seed, config = ("", "") if same_episode else (engine.seed, json.dumps(engine.config.to_dict()))
             reply = await self._run(_COMMIT, keys, [warm.version, engine.save(), seed, config, self.ttl_ms,
-                                                    self.tombstone_ms, session_id])
+                                                    self.tombstone_ms, session_id, self.client_key_prefix])
             if reply[0] == 1:
                 warm.version += 1
                 out = view(engine, int(reply[1]), result)  # before check-in: then the engine is anyone's

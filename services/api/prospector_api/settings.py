@@ -15,16 +15,33 @@ here, read from PROSPECTOR_API_* environment variables:
 | PROSPECTOR_API_REPLAYS_STREAM          | prospector:replays       |
 | PROSPECTOR_API_WEB_DIST                | services/web/dist        |
 | PROSPECTOR_API_REDIS_TIMEOUT_S         | 0.5                      |
+| PROSPECTOR_API_HEALTH_CHECK_S          | 1.0 (gRPC health follows Redis) |
+| PROSPECTOR_API_MAX_SESSIONS_PER_CLIENT | 20 live sessions per client address (0: no cap) |
+| PROSPECTOR_API_CREATES_PER_S           | 1.0 new sessions a second per client (0: no limit) |
+| PROSPECTOR_API_CREATE_BURST            | 10                       |
+| PROSPECTOR_API_STEPS_PER_S             | 50.0 steps a second per client (0: no limit) |
+| PROSPECTOR_API_STEP_BURST              | 100                      |
+| PROSPECTOR_API_CORS_ORIGINS            | empty: no cross-origin access (JSON list or comma-separated) |
+
+Per client means per client address (an IPv6 client: its /64). The live-session
+cap per client holds across every replica (it is counted in Redis); the rates
+are per process. A refusal is 429 with Retry-After (gRPC: RESOURCE_EXHAUSTED
+with retry-after metadata).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from prospector_common.streams import REPLAYS_STREAM, WINDOWS_STREAM
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ORIGIN_RE = re.compile(r"\Ahttps?://[A-Za-z0-9.\-\[\]:]+\Z")  # scheme://host[:port], no path
 
 DEFAULT_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
@@ -46,6 +63,30 @@ class ApiSettings(BaseSettings):
     replays_stream: str = REPLAYS_STREAM
     web_dist: Path = DEFAULT_WEB_DIST
     redis_timeout_s: float = Field(default=0.5, gt=0)
+    # How often the gRPC server's health (PlayService, "") is checked against Redis.
+    health_check_s: float = Field(default=1.0, gt=0, le=60)
+    # what one client may do (see the module doc)
+    max_sessions_per_client: int = Field(default=20, ge=0)
+    creates_per_s: float = Field(default=1.0, ge=0)
+    create_burst: float = Field(default=10.0, ge=1)
+    steps_per_s: float = Field(default=50.0, ge=0)
+    step_burst: float = Field(default=100.0, ge=1)
+    # Origins whose pages may call the API from a browser (CORS); empty: none but the API's own
+    # (the page it serves). "*" allows any origin, and only if given explicitly.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):  # from the environment: a JSON list, or comma-separated
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else [o for o in text.split(",") if o.strip()]
+        if isinstance(value, list):
+            value = [o.strip().rstrip("/") if isinstance(o, str) else o for o in value]
+            for origin in value:
+                if not isinstance(origin, str) or not (origin == "*" or ORIGIN_RE.match(origin)):
+                    raise ValueError(f"a CORS origin is scheme://host[:port] (or *), got {origin!r}")
+        return value
     ws_default_fps: float = Field(default=30.0, gt=0)
     ws_max_fps: float = Field(default=1000.0, gt=0)
 

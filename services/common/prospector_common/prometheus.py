@@ -76,7 +76,7 @@ class MetricsServer:
         self.stop()
 
 
-def start_metrics_server(port: int, registry: CollectorRegistry, host: str = "0.0.0.0") -> MetricsServer:
+def start_metrics_server(port: int, registry: CollectorRegistry, host: str = "127.0.0.1") -> MetricsServer:
     """Serve registry over HTTP on host:port (0 picks a free port). OSError when the
     port is taken."""
     httpd, thread = start_http_server(port, addr=host, registry=registry)

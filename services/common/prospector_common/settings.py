@@ -22,6 +22,8 @@ plain local run work with no configuration at all:
 | PROSPECTOR_TRAINER_HOST              | 127.0.0.1 (read by `prospector status`)   |
 | PROSPECTOR_EVALUATOR_HOST            | 127.0.0.1 (read by `prospector status`)   |
 | PROSPECTOR_API_HOST                  | 127.0.0.1 (read by `prospector status`)   |
+| PROSPECTOR_BIND_HOST                 | 127.0.0.1 (where every service listens)   |
+| PROSPECTOR_OPERATOR_TOKEN            | unset: operator calls are open (see below) |
 
 The whole stack (docker-compose.yml and `prospector up`, which runs the same
 commands as local processes) also reads these, in the services' commands and
@@ -37,6 +39,16 @@ port mappings rather than in this class:
 
 `prospector up` runs its own Redis unless REDIS_URL is set, and keeps the
 SQLite catalog unless DATABASE_URL is set (see prospector_stack).
+
+Listening: every service (the API's HTTP and gRPC, the trainer's and the
+evaluators' gRPC and /metrics) binds PROSPECTOR_BIND_HOST, loopback unless told
+otherwise; the containers set 0.0.0.0 (docker-compose.yml), inside their own
+network, and publish only the ports the compose file maps.
+
+Operator calls that change things (on-demand evaluation over gRPC) need
+PROSPECTOR_OPERATOR_TOKEN when it is set: `authorization: Bearer <token>` in
+the call's metadata (HTTP: the same header). `prospector up` sets one and
+prints it.
 """
 
 from __future__ import annotations
@@ -121,6 +133,13 @@ class Settings(BaseSettings):
         default="127.0.0.1", validation_alias=_env("PROSPECTOR_EVALUATOR_HOST", "evaluator_host")
     )
     api_host: str = Field(default="127.0.0.1", validation_alias=_env("PROSPECTOR_API_HOST", "api_host"))
+    # Where the services listen: loopback unless told otherwise (containers: 0.0.0.0).
+    bind_host: str = Field(default="127.0.0.1", min_length=1,
+                           validation_alias=_env("PROSPECTOR_BIND_HOST", "bind_host"))
+    # The bearer token of operator calls that change things; None: they are open (a local run).
+    operator_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("PROSPECTOR_OPERATOR_TOKEN", "operator_token")
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -128,6 +147,8 @@ class Settings(BaseSettings):
         object.__setattr__(self, "data_dir", self.data_dir.expanduser().resolve())
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / CATALOG_FILENAME}")
+        if self.operator_token is not None and not self.operator_token.get_secret_value().strip():
+            object.__setattr__(self, "operator_token", None)  # set but empty: none
         if self.wandb_mode is None or (self.wandb_mode == "online" and self.wandb_api_key is None):
             # Online without a key would prompt or fail; offline always works.
             mode: WandbMode = "online" if self.wandb_api_key is not None else "offline"

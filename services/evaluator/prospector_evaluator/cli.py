@@ -92,8 +92,10 @@ def evaluate_main(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     grpc_port = settings.evaluator_grpc_port if args.grpc_port is None else args.grpc_port
     metrics_port = settings.evaluator_metrics_port if args.metrics_port is None else args.metrics_port
-    server = serve_grpc([EvaluatorServicer(evaluator)], grpc_port) if grpc_port >= 0 else None
-    metrics_server = start_metrics_server(metrics_port, evaluator.metrics.registry) if metrics_port >= 0 else None
+    servicer = EvaluatorServicer(evaluator, operator_token=settings.operator_token)
+    server = serve_grpc([servicer], grpc_port, host=settings.bind_host) if grpc_port >= 0 else None
+    metrics_server = (start_metrics_server(metrics_port, evaluator.metrics.registry, host=settings.bind_host)
+                      if metrics_port >= 0 else None)
     print(f"[evaluator] consumer {config.consumer_name} on {config.windows_stream} (group {config.group}); "
           f"gRPC {server.port if server else 'off'}, metrics {metrics_server.url if metrics_server else 'off'}",
           file=sys.stderr, flush=True)

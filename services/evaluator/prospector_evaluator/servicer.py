@@ -1,4 +1,8 @@
-"""EvaluatorService over gRPC: Status from the evaluator's status dict, EvaluateWindow on demand."""
+"""EvaluatorService over gRPC: Status from the evaluator's status dict, EvaluateWindow on demand.
+
+EvaluateWindow records replays and tags in the catalog: when an operator token is
+configured (PROSPECTOR_OPERATOR_TOKEN) it needs `authorization: Bearer <token>` in
+its metadata (UNAUTHENTICATED otherwise); Status is read-only and always open."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 import grpc
 from prospector_common.ids import InvalidId, validate_run_id, validate_window_id
+from prospector_rpc.auth import require_operator
 from prospector_rpc.convert import fields_set, message_from_dict
 from prospector_rpc.pb import pb2, pb2_grpc
 
@@ -20,8 +25,9 @@ def _replay_summary(record: Any) -> dict:
 class EvaluatorServicer(pb2_grpc.EvaluatorServiceServicer):
     """Backed by a service.Evaluator (its status dict, its evaluate())."""
 
-    def __init__(self, evaluator: Any):
+    def __init__(self, evaluator: Any, operator_token: Any = None):
         self.evaluator = evaluator
+        self.operator_token = operator_token  # None: EvaluateWindow is open (a local run without one)
 
     def Status(self, request: pb2.StatusRequest, context: grpc.ServicerContext) -> pb2.EvaluatorStatus:
         try:
@@ -31,6 +37,7 @@ class EvaluatorServicer(pb2_grpc.EvaluatorServiceServicer):
 
     def EvaluateWindow(self, request: pb2.EvaluateWindowRequest,
                        context: grpc.ServicerContext) -> pb2.EvaluateWindowReply:
+        require_operator(context, self.operator_token, "EvaluateWindow")
         try:
             run_id = validate_run_id(request.run_id)
             window_id = validate_window_id(int(request.window_id))

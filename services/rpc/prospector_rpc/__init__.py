@@ -9,6 +9,7 @@ which says what to do when it has not been built.
     server              serve_grpc() (thread pool) / serve_grpc_aio() (asyncio): servicers + health +
                         reflection, size limits, clean stop; SO_REUSEPORT only when asked (reuse_port)
     convert             message_from_dict(): plain dicts into messages
+    auth                the operator token (PROSPECTOR_OPERATOR_TOKEN) of calls that change things
 
 Prometheus plumbing is prospector_common.prometheus; TrainerServicer and
 TrainerMetrics live in prospector_trainer, like the evaluator's and the API's own.

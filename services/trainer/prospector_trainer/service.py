@@ -96,13 +96,14 @@ class TrainerService:
                 registry = new_registry()
                 self.metrics = TrainerMetrics(registry)
                 self.metrics.update(self.status)
-                self.metrics_server = start_metrics_server(metrics_port, registry)
+                self.metrics_server = start_metrics_server(metrics_port, registry, host=settings.bind_host)
                 log.info("trainer metrics on %s", self.metrics_server.url)
             grpc_port = self._port(self.options.grpc_port, settings.trainer_grpc_port)
             if grpc_port is not None:
                 status = self.status
                 try:
-                    self.grpc_server = serve_grpc([TrainerServicer(lambda: status)], port=grpc_port)
+                    self.grpc_server = serve_grpc([TrainerServicer(lambda: status)], port=grpc_port,
+                                                  host=settings.bind_host)
                 except RuntimeError as e:  # cannot bind: the same kind of error as a taken metrics port
                     raise OSError(str(e)) from e
                 log.info("trainer gRPC on port %d", self.grpc_server.port)

@@ -17,6 +17,7 @@ connects: 503 with the reason.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -24,14 +25,14 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import redis
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from prospector_common.ids import validate_run_id
 from prospector_common.streams import ReplayAnnouncement, WindowAnnouncement
 from pydantic import AfterValidator
 
-from ..deps import ApiSettingsDep, EventsRedisDep, MetricsDep
-from ..schemas import RUN_ID_PATTERN, ErrorOut
+from ..deps import ApiSettingsDep, EventsRedisDep, MetricsDep, get_resources
+from ..schemas import RUN_ID_PATTERN, ErrorOut, shape_then
 
 log = logging.getLogger("prospector.api.events")
 
@@ -39,6 +40,10 @@ router = APIRouter(tags=["events"])
 
 ENTRY_ID_RE = re.compile(r"\A\d{1,20}-\d{1,20}\Z")
 KINDS = ("window", "replay")
+
+
+# as for IDs in paths: the pattern decides 422; one of its shape that cannot exist is a 404
+_run_id = shape_then(validate_run_id, RUN_ID_PATTERN)
 
 
 def _parse_last_event_id(value: str | None, n: int) -> list[str] | None:
@@ -59,17 +64,20 @@ async def _stream_tail(client: Any, stream: str) -> str:
     "/api/events",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events, until closed"},
+               404: {"model": ErrorOut, "description": "run_id has the documented shape but no run can have it "
+                                                         "(not a real date and time)"},
                503: {"model": ErrorOut, "description": "Redis is down"}},
     summary="New windows and new replays, live (Server-Sent Events)",
 )
 async def events(
+    request: Request,
     client: EventsRedisDep,
     api: ApiSettingsDep,
     metrics: MetricsDep,
     types: Annotated[str, Query(pattern=r"^(window|replay)(,(window|replay))?$",
                                 description="comma-separated: window, replay")] = "window,replay",
     run_id: Annotated[str | None, Query(pattern=RUN_ID_PATTERN, max_length=64, description="only this run"),
-                      AfterValidator(lambda v: None if v is None else validate_run_id(v))] = None,
+                      AfterValidator(lambda v: None if v is None else _run_id(v))] = None,
     last_event_id: Annotated[str | None, Header(max_length=100)] = None,
 ) -> StreamingResponse:
     wanted = set(types.split(","))
@@ -81,13 +89,23 @@ async def events(
     except (redis.RedisError, OSError) as exc:
         raise HTTPException(503, f"live events are unavailable: Redis: {type(exc).__name__}: {exc}") from None
 
+    stopping = get_resources(request).stopping
+
     async def generate() -> AsyncIterator[str]:
         metrics.event_clients.inc()
+        stop = asyncio.ensure_future(stopping.wait())
         try:
             yield "retry: 2000\n\n"
             while True:
+                read = asyncio.ensure_future(client.xread(positions, block=api.events_block_ms, count=100))
+                await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not read.done():  # the API is stopping: end the stream (the browser reconnects)
+                    read.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, redis.RedisError, OSError):
+                        await read
+                    return
                 try:
-                    reply = await client.xread(positions, block=api.events_block_ms, count=100)
+                    reply = read.result()
                 except (redis.RedisError, OSError) as exc:
                     detail = f"Redis: {type(exc).__name__}: {exc}"
                     yield f"event: unavailable\ndata: {json.dumps({'detail': detail})}\n\n"
@@ -114,6 +132,7 @@ async def events(
                         data = json.dumps(message.model_dump(mode="json"), separators=(",", ":"))
                         yield f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
         finally:
+            stop.cancel()
             metrics.event_clients.dec()
 
     return StreamingResponse(generate(), media_type="text/event-stream",

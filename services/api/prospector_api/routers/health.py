@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from ..deps import CatalogDep, MetricsDep, StoreDep
@@ -53,4 +52,5 @@ def prometheus(metrics: MetricsDep, store: StoreDep) -> Response:
         metrics.active_sessions.set(store.active_count())
     except PlayError:
         pass  # Redis down: the gauge keeps its last value; /readyz tells why
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)

@@ -18,18 +18,21 @@ call the same store and serialize the same reply, and a session error (404,
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prospector import spec
 from prospector.spec import EnvConfig
 
-from ..deps import MetricsDep, StoreDep
+from ..deps import MetricsDep, StoreDep, get_resources
+from ..limits import client_key
 from ..schemas import CloseOut, CreateSessionIn, ErrorOut, ResetIn, SessionIdPath, SessionOut, StepIn, StepOut
 from ..sessions import (
     SESSION_ID_RE,
+    ClientLimited,
     PlayError,
     SessionBusy,
     SessionCapReached,
@@ -44,10 +47,21 @@ router = APIRouter(prefix="/api/play/sessions", tags=["play"],
                    responses={400: {"model": ErrorOut, "description": "a body that is not UTF-8"}})
 
 _UNAVAILABLE = {503: {"model": ErrorOut, "description": "the session store (Redis) is down"}}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying again", "schema": {"type": "integer"}}}
+_TOO_MANY_STEPS = {429: {"model": ErrorOut, "headers": _RETRY_AFTER,
+                         "description": "this client steps faster than its rate (PROSPECTOR_API_STEPS_PER_S)"}}
 _SESSION_ERRORS = {
     404: {"model": ErrorOut, "description": "unknown or closed session"},
     410: {"model": ErrorOut, "description": "the session expired"},
     409: {"model": ErrorOut, "description": "too many concurrent steps on the session; retry"},
+    **_UNAVAILABLE,
+}
+_CREATE_ERRORS = {
+    422: {"description": "a body that is missing, not JSON (a JSON object is required, so that a browser "
+                         "preflights a cross-origin create) or invalid"},
+    429: {"model": ErrorOut, "headers": _RETRY_AFTER,
+          "description": "the session cap, this client's cap on live sessions, or its rate of new sessions "
+                         "is reached"},
     **_UNAVAILABLE,
 }
 
@@ -56,6 +70,7 @@ PLAY_STATUS: dict[type[PlayError], int] = {
     SessionNotFound: 404,
     SessionExpired: 410,
     SessionCapReached: 429,
+    ClientLimited: 429,
     StoreUnavailable: 503,
     SessionBusy: 409,
 }
@@ -64,7 +79,12 @@ PLAY_STATUS: dict[type[PlayError], int] = {
 def play_error_response(exc: PlayError) -> JSONResponse:
     """The HTTP answer to a session store error: its status and {"detail": message}."""
     status = next((code for kind, code in PLAY_STATUS.items() if isinstance(exc, kind)), 500)
-    return JSONResponse({"detail": str(exc)}, status_code=status)
+    headers = None if exc.retry_after_s is None else {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+def _client(request: Request) -> str:
+    return client_key(request.client.host if request.client else None)
 
 
 class FastJSON(Response):
@@ -80,13 +100,14 @@ def _options(body: Any) -> ViewOptions:
     return ViewOptions(include_state=body.include_state, include_observation=body.include_observation)
 
 
-@router.post("", response_model=SessionOut, status_code=201,
-             responses={429: {"model": ErrorOut, "description": "the session cap is reached"}, **_UNAVAILABLE},
-             summary="Start a session: a new episode on the given (or a random) seed")
-async def create_session(store: StoreDep, body: CreateSessionIn | None = None) -> Response:
-    body = body or CreateSessionIn()
+@router.post("", response_model=SessionOut, status_code=201, responses=_CREATE_ERRORS,
+             summary="Start a session: a new episode on the given (or a random) seed; the body is a JSON "
+                     "object, {} for the defaults")
+async def create_session(request: Request, store: StoreDep, body: CreateSessionIn) -> Response:
+    client = _client(request)
+    get_resources(request).limits.create(client)
     config = None if body.config is None else body.config.to_config()
-    view = await store.create(body.seed, config, _options(body))
+    view = await store.create(body.seed, config, _options(body), client=client)
     return FastJSON(view.session_dict(), status_code=201)
 
 
@@ -97,17 +118,20 @@ async def get_session(session_id: SessionIdPath, store: StoreDep, include_state:
     return FastJSON((await store.get(session_id, ViewOptions(include_state, include_observation))).session_dict())
 
 
-@router.post("/{session_id}/step", response_model=StepOut, responses=_SESSION_ERRORS,
+@router.post("/{session_id}/step", response_model=StepOut, responses={**_SESSION_ERRORS, **_TOO_MANY_STEPS},
              summary="Take one action (0..68)")
-async def step(session_id: SessionIdPath, body: StepIn, store: StoreDep, metrics: MetricsDep) -> Response:
+async def step(request: Request, session_id: SessionIdPath, body: StepIn, store: StoreDep,
+               metrics: MetricsDep) -> Response:
+    get_resources(request).limits.step(_client(request))
     view = await store.step(session_id, body.action, _options(body))
     metrics.step_taken("http")
     return FastJSON(view.step_dict())
 
 
-@router.post("/{session_id}/reset", response_model=SessionOut, responses=_SESSION_ERRORS,
+@router.post("/{session_id}/reset", response_model=SessionOut, responses={**_SESSION_ERRORS, **_TOO_MANY_STEPS},
              summary="A new episode in the session")
-async def reset(session_id: SessionIdPath, store: StoreDep, body: ResetIn | None = None) -> Response:
+async def reset(request: Request, session_id: SessionIdPath, store: StoreDep, body: ResetIn | None = None) -> Response:
+    get_resources(request).limits.step(_client(request))  # a reset counts as a step
     body = body or ResetIn()
     config = None
     if body.config is not None:
@@ -184,6 +208,7 @@ class StepFastPath:
         resources = scope["app"].state.resources
         scope["route"] = self.route
         try:
+            resources.limits.step(client_key((scope.get("client") or (None,))[0]))
             view = await resources.store.step(path[len(_STEP_PREFIX):-len(_STEP_SUFFIX)], action, options)
         except PlayError as exc:
             await play_error_response(exc)(scope, receive, send)

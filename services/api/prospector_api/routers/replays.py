@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from prospector_common.catalog import Catalog, ReplayRecord
 from prospector_common.ids import InvalidId, validate_replay_id, validate_run_id
 from prospector_common.storage import RunPaths
-from prospector_common.replay import ReplayFormatError, iter_frames, read_frames, read_header
+from prospector_common.replay import ReplayFormatError, read_header
 from starlette.concurrency import run_in_threadpool
 
 from ..deps import CatalogDep, SettingsDep, get_resources
@@ -121,6 +121,7 @@ def get_replay(
 @router.get("/api/runs/{run_id}/replays/{replay_id}/frames", response_model=FramePage, responses=_ERRORS,
             summary="Frames offset..offset+limit with their full render states")
 def get_frames(
+    request: Request,
     run_id: RunIdPath,
     replay_id: ReplayIdPath,
     catalog: CatalogDep,
@@ -129,7 +130,8 @@ def get_frames(
     limit: Annotated[int, Query(ge=1, le=MAX_FRAMES_PAGE, description=f"frames, 1..{MAX_FRAMES_PAGE}")] = 100,
 ) -> FramePage:
     record, path = _locate_http(catalog, settings.data_dir, run_id, replay_id)
-    frames = read_frames(path, offset, limit) if offset < record.length else []
+    # from the nearest keyframe: a page near the end costs about what the first one does
+    frames = get_resources(request).frames.page(path, offset, limit) if offset < record.length else []
     return FramePage(replay_id=replay_id, offset=offset, length=record.length, frames=frames)
 
 
@@ -240,7 +242,7 @@ async def replay_stream(websocket: WebSocket, run_id: str, replay_id: str) -> No
                 "fps": fps, "stride": stride, "from": player.position})
     resources.metrics.ws_clients.inc()
     try:
-        sender = asyncio.create_task(_send_frames(player, path, send))
+        sender = asyncio.create_task(_send_frames(player, path, send, resources.frames))
         receiver = asyncio.create_task(_receive_controls(websocket, player, send))
         done, pending = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
@@ -274,8 +276,8 @@ def _next_chunk(frames: Any) -> list[tuple[int, str]]:
     return [(f["index"], _dumps({"type": "frame", **f})) for f in itertools.islice(frames, CHUNK)]
 
 
-async def _send_frames(player: _Player, path: Path, send: Any) -> None:
-    decoder: Any = None  # the iter_frames generator (holds the file open)
+async def _send_frames(player: _Player, path: Path, send: Any, cache: Any) -> None:
+    decoder: Any = None  # the frame generator of the cache (holds the file open); a seek starts at a keyframe
     frames: Any = None  # every stride-th frame of it
     buffer: list[tuple[int, str]] = []
     sent = 0
@@ -287,7 +289,7 @@ async def _send_frames(player: _Player, path: Path, send: Any) -> None:
                 player.reposition, done_sent, buffer = False, False, []
                 if decoder is not None:
                     decoder.close()
-                decoder = iter_frames(path, player.position)
+                decoder = cache.iter(path, player.position)
                 frames = itertools.islice(decoder, 0, None, player.stride)
                 due = time.monotonic()
             finished = player.position >= player.length
