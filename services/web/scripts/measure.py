@@ -22,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/web/conftest.py imports live_server from there, as under pytest
 
 from tests.web.conftest import CHROMIUM, DIST, REDIS_URL, Belt, LiveServer, make_app  # noqa: E402
 
