@@ -26,6 +26,7 @@ from prospector_common.storage import RunPaths
 from prospector_common.streams import WindowAnnouncement
 from prospector_evaluator.evaluate import EvalOptions
 from prospector_evaluator.service import Evaluator, ServiceConfig
+from private_redis import PrivateRedis  # noqa: F401 - tests/private_redis.py; the evaluator's outage tests use it
 
 REDIS_URL = os.environ.get("PROSPECTOR_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -158,50 +159,3 @@ def make_run(catalog: Catalog, data_dir: Path, n_windows: int, *, time_max: int 
 
 def announce(client: redis.Redis, stream: str, message: WindowAnnouncement) -> str:
     return client.xadd(stream, message.to_fields())
-
-
-# ---- a Redis of the test's own (for outages) ------------------------------------------------
-
-
-class PrivateRedis:
-    """A redis-server on a free port that the test starts late and kills."""
-
-    def __init__(self, directory: Path) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = int(s.getsockname()[1])
-        self.directory = directory
-        self.process = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
-
-    def start(self) -> None:
-        import subprocess
-        import time
-
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                with self.client() as c:
-                    c.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("private redis-server did not start") from None
-                time.sleep(0.02)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-            self.process = None

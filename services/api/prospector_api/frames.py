@@ -171,17 +171,7 @@ class FrameCache:
     @staticmethod
     def _frame(flat: dict, raw: dict, events: dict, state_events: Any, position: int, index: _Index) -> dict:
         """One frame, built as replay.iter_frames builds it."""
-        return {
-            "index": position,
-            "t": raw["t"],
-            "action": raw["action"],
-            "action_name": raw["action_name"],
-            "reward": raw["reward"],
-            "dt": raw["dt"],
-            "events": events,
-            "state": fmt._unflatten(flat, index.graph, state_events, index.keys),
-            "policy": raw.get("policy"),
-        }
+        return fmt.frame_record(position, raw, events, fmt._unflatten(flat, index.graph, state_events, index.keys))
 
     def _index(self, path: os.PathLike | str) -> _Index:
         key = _file_key(path)

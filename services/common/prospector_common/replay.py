@@ -262,6 +262,13 @@ def read_header(path: str | os.PathLike[str]) -> dict:
     raise ReplayFormatError(f"replay {path} is empty")
 
 
+def frame_record(index: int, raw: dict, events: dict, state: dict) -> dict:
+    """One decoded frame as the readers return it (iter_frames, and the API's keyframe index)."""
+    return {"index": index, "t": raw["t"], "action": raw["action"], "action_name": raw["action_name"],
+            "reward": raw["reward"], "dt": raw["dt"], "events": events, "state": state,
+            "policy": raw.get("policy")}
+
+
 def iter_frames(path: str | os.PathLike[str], offset: int = 0, limit: int | None = None) -> Iterator[dict]:
     """Frames offset, offset+1, ... (at most `limit`) with their full render states.
 
@@ -292,18 +299,7 @@ def iter_frames(path: str | os.PathLike[str], offset: int = 0, limit: int | None
             continue
         events = raw["events"]
         state_events = flat.pop("__state_events", events)
-        state = _unflatten(flat, graph, state_events, keys)
-        yield {
-            "index": index,
-            "t": raw["t"],
-            "action": raw["action"],
-            "action_name": raw["action_name"],
-            "reward": raw["reward"],
-            "dt": raw["dt"],
-            "events": events,
-            "state": state,
-            "policy": raw.get("policy"),
-        }
+        yield frame_record(index, raw, events, _unflatten(flat, graph, state_events, keys))
         produced += 1
         if limit is not None and produced >= limit:
             return
