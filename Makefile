@@ -92,6 +92,7 @@ $(STAMP_PROTOS): $(PROTO_SRC) $(STAMP_INSTALL)
 # `make bench-api` is not built here (its tests skip without it; .ci/run builds it first).
 test: setup web
 	$(MAKE) ctest
+	$(MAKE) alerts
 	cd $(WEB) && npm test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -224,3 +225,132 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV)
+
+# ---- containers (deploy/, docker-compose*.yml) --------------------------------------------------
+
+# `make images`: one image per service (api, trainer, evaluator) from deploy/Dockerfile, on the
+# official python and node images (Docker Hub). `make images-offline`: the same from Debian-built
+# base images, plus the infra images (Redis, PostgreSQL, Prometheus, exporters), from Debian's
+# mirror, PyPI and npm alone: no image registry (run with docker-compose.offline.yml).
+# Base images are kept between runs (`docker rmi prospector-base/...` rebuilds one).
+# `make test-compose`: the stack built and run in containers, checked (tests/compose/); it starts
+# the engine and installs Compose v2 first when it can (deploy/docker-engine.sh).
+# `make alerts`: the Prometheus alert rules checked and unit-tested with promtool (in `make test`).
+# The host's own CA certificates (a TLS-intercepting proxy) are copied to the git-ignored
+# deploy/ca-certificates/ for the downloads of the builds (PROSPECTOR_EXTRA_CA=none: not).
+DOCKER          ?= docker
+COMPOSE_OFFLINE := docker compose -f docker-compose.yml -f docker-compose.offline.yml
+PROSPECTOR_EXTRA_CA ?= $(wildcard /usr/local/share/ca-certificates/*.crt)
+PROSPECTOR_GIT_SHA  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+IMAGE_BUILD_ARGS    := --build-arg PROSPECTOR_GIT_SHA=$(PROSPECTOR_GIT_SHA)
+OFFLINE_BUILD_ARGS  := --build-arg PYTHON_IMAGE=prospector-base/python:3.11 --build-arg NODE_IMAGE=prospector-base/node:20
+# name:tag of each Debian-built base image <- its Dockerfile in deploy/offline (FROM the debootstrapped suite)
+OFFLINE_BASES   := python:3.11 node:20 redis:7 postgres:15 prometheus:2 exporters:1
+PROMTOOL        := /usr/bin/promtool
+COMPOSE_TEST_ARGS ?= -v
+# BuildKit's cache kept after `make images` (the newest first): the trainer's requirements layer
+# (7.4 GB) and pip's wheelhouse (3.9 GB) must fit, or the next build downloads and installs torch again.
+BUILD_CACHE_KEEP  ?= 20GB
+
+.PHONY: images images-offline offline-bases docker-engine ca-certificates alerts test-compose
+
+docker-engine:
+	bash deploy/docker-engine.sh
+
+ca-certificates:
+	@if [ "$(PROSPECTOR_EXTRA_CA)" != none ]; then for crt in $(PROSPECTOR_EXTRA_CA); do \
+		cmp -s "$$crt" "deploy/ca-certificates/$$(basename "$$crt")" || cp "$$crt" deploy/ca-certificates/; done; fi
+
+images: docker-engine ca-certificates
+	@start=$$(date +%s); set -e; for target in api trainer evaluator; do \
+		$(DOCKER) build -f deploy/Dockerfile --target $$target $(IMAGE_BUILD_ARGS) $(IMAGE_ARGS) \
+			-t asteroid-belt-prospector-$$target:$${PROSPECTOR_IMAGE_TAG:-latest} . ; done; \
+	echo "images: built in $$(( $$(date +%s) - start )) s"; \
+	$(DOCKER) image prune -f --filter label=org.opencontainers.image.vendor=asteroid-belt-prospector >/dev/null; \
+	$(DOCKER) builder prune -f --keep-storage $(BUILD_CACHE_KEEP) >/dev/null; \
+	$(DOCKER) image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep '^asteroid-belt-prospector-'
+
+offline-bases: docker-engine
+	bash deploy/offline/debian-base.sh bookworm prospector-base/debian:bookworm
+	bash deploy/offline/debian-base.sh trixie prospector-base/debian:trixie
+	@set -e; for base in $(OFFLINE_BASES); do \
+		if $(DOCKER) image inspect prospector-base/$$base >/dev/null 2>&1; then echo "offline-bases: prospector-base/$$base exists, kept"; \
+		else start=$$(date +%s); $(DOCKER) build -q -f deploy/offline/$${base%%:*}.Dockerfile -t prospector-base/$$base deploy/offline >/dev/null; \
+			echo "offline-bases: prospector-base/$$base made in $$(( $$(date +%s) - start )) s"; fi; done
+
+images-offline: offline-bases ca-certificates
+	$(MAKE) images IMAGE_ARGS="$(OFFLINE_BUILD_ARGS)"
+
+alerts: $(PROMTOOL)
+	$(PROMTOOL) check config deploy/prometheus.yml
+	cd deploy && $(PROMTOOL) test rules prometheus-alerts.test.yml
+
+$(PROMTOOL):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+
+# The stack in containers, from the offline images (this machine reaches no image registry),
+# checked by tests/compose/ (about 10 minutes warm; the first build downloads torch).
+# The engine is stopped at the end only when this run started it (build/dockerd.pid;
+# PROSPECTOR_KEEP_DOCKERD=1 keeps it); its images stay on disk for the next run.
+test-compose: setup images-offline
+	@start=$$(date +%s); rc=0; PROSPECTOR_COMPOSE_TESTS=1 $(PY) -m pytest -p no:xdist -p no:cacheprovider \
+		$(COMPOSE_TEST_ARGS) tests/compose || rc=$$?; \
+	echo "test-compose: the tests took $$(( $$(date +%s) - start )) s"; \
+	if [ -z "$$PROSPECTOR_KEEP_DOCKERD" ]; then bash deploy/docker-engine.sh --stop; fi; exit $$rc
+
+# ---- Swarm (docker stack deploy) ----------------------------------------------------------------
+
+# `make swarm-registry`: Debian's docker-registry on this host (PROSPECTOR_REGISTRY, default
+# 127.0.0.1:5000; its PID in build/registry.pid, its blobs kept in /var/lib/prospector-registry).
+# `make swarm-push`: the service images into it (SWARM_PUSH_OFFLINE=1: the Debian-built infra
+# images too). `make swarm-deploy`: a single-node swarm when this engine is in none, then the stack
+# `prospector` from docker-compose.yml + docker-compose.swarm.yml (+ SWARM_FILES), converted for the
+# Swarm by deploy/swarm_stack.py. `make test-swarm`: all of it, checked (tests/compose/test_swarm.py).
+PROSPECTOR_REGISTRY ?= 127.0.0.1:5000
+export PROSPECTOR_REGISTRY
+REGISTRY_BIN    := /usr/bin/docker-registry
+SWARM_STACK     ?= prospector
+SWARM_FILES     ?= docker-compose.yml docker-compose.swarm.yml
+SWARM_PUSH_OFFLINE ?=
+# No IPVS in the kernel (dockerd: "Native loadbalancing will not work"): no virtual IPs, no routing
+# mesh; deploy/swarm_stack.py --no-ipvs then resolves services to their tasks and publishes on hosts.
+SWARM_NO_IPVS   ?= $(shell [ -d /sys/module/ip_vs ] || echo 1)
+
+.PHONY: swarm-registry swarm-push swarm-deploy swarm-rm test-swarm
+
+$(REGISTRY_BIN):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends docker-registry
+
+swarm-registry: $(REGISTRY_BIN)
+	@if curl -fsS -o /dev/null http://$(PROSPECTOR_REGISTRY)/v2/; then echo "swarm-registry: $(PROSPECTOR_REGISTRY) answers"; \
+	else mkdir -p build && REGISTRY_HTTP_ADDR=$(PROSPECTOR_REGISTRY) nohup $(REGISTRY_BIN) serve deploy/registry.yml \
+		> build/registry.log 2>&1 & echo $$! > build/registry.pid; \
+		for i in $$(seq 50); do curl -fsS -o /dev/null http://$(PROSPECTOR_REGISTRY)/v2/ && break; sleep 0.2; done; \
+		curl -fsS -o /dev/null http://$(PROSPECTOR_REGISTRY)/v2/ || { cat build/registry.log; exit 1; }; \
+		echo "swarm-registry: started on $(PROSPECTOR_REGISTRY), pid $$(cat build/registry.pid)"; fi
+
+swarm-push: swarm-registry
+	@set -e; tag=$${PROSPECTOR_IMAGE_TAG:-latest}; start=$$(date +%s); \
+	images="asteroid-belt-prospector-api:$$tag asteroid-belt-prospector-trainer:$$tag asteroid-belt-prospector-evaluator:$$tag"; \
+	if [ -n "$(SWARM_PUSH_OFFLINE)" ]; then for b in $(OFFLINE_BASES); do images="$$images prospector-base/$$b"; done; fi; \
+	for image in $$images; do $(DOCKER) tag $$image $(PROSPECTOR_REGISTRY)/$$image; \
+		$(DOCKER) push -q $(PROSPECTOR_REGISTRY)/$$image; done; \
+	echo "swarm-push: pushed in $$(( $$(date +%s) - start )) s"
+
+swarm-deploy:
+	@if [ "$$($(DOCKER) info --format '{{.Swarm.LocalNodeState}}')" != active ]; then \
+		addr=$$(hostname -I 2>/dev/null | awk '{print $$1}'); \
+		$(DOCKER) swarm init --advertise-addr $${SWARM_ADVERTISE_ADDR:-$${addr:-127.0.0.1}} >/dev/null \
+			&& echo "swarm-deploy: this engine is now a single-node swarm (docker swarm leave --force undoes it)"; fi
+	@mkdir -p build
+	$(PYTHON) deploy/swarm_stack.py $(SWARM_FILES) $(if $(SWARM_NO_IPVS),--no-ipvs) > build/swarm-stack.yml
+	$(DOCKER) stack deploy --resolve-image never -c build/swarm-stack.yml $(SWARM_STACK)
+
+swarm-rm:
+	$(DOCKER) stack rm $(SWARM_STACK)
+
+# The stack on a single-node swarm from the local registry (the offline images), checked. Leaves
+# the swarm at the end when the engine was in none.
+test-swarm: setup images-offline swarm-registry
+	PROSPECTOR_COMPOSE_TESTS=1 PROSPECTOR_SWARM_TESTS=1 SWARM_PUSH_OFFLINE=1 \
+		$(PY) -m pytest -p no:xdist -p no:cacheprovider $(COMPOSE_TEST_ARGS) tests/compose/test_swarm.py

@@ -267,7 +267,8 @@ def _requirement(req: str) -> tuple[str, set[str]]:
 
 
 # Modules of a part that need one of its extras: importing them needs that extra installed.
-EXTRA_MODULES = {"prospector_common.policy": "policy", "prospector.puffer_env": "puffer"}
+EXTRA_MODULES = {"prospector_common.policy.network": "policy", "prospector_common.policy.checkpoint": "policy",
+                 "prospector_common.policy.actor": "policy", "prospector.puffer_env": "puffer"}
 
 
 def declared_dependencies(root: str | os.PathLike) -> tuple[dict[str, str], dict[str, set[tuple[str, str]]]]:

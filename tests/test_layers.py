@@ -114,7 +114,8 @@ def test_the_checker_catches_arrows(tmp_path):
 
 def test_the_declared_dependencies_check_catches_an_import(tmp_path):
     """prospector_rpc may import the engine by the layers, but its distribution does not depend on it;
-    the API depends on prospector-common but not on its `policy` extra (torch)."""
+    the API depends on prospector-common but not on its `policy` extra (torch): the numpy serving
+    module is fine, the torch Actor is not."""
     t = tmp_path
     for pkg in ("prospector", "prospector_common", "prospector_rpc", "prospector_api"):
         _write(t, f"{layers_graph.PACKAGES[pkg]}/__init__.py", "")
@@ -125,13 +126,16 @@ def test_the_declared_dependencies_check_catches_an_import(tmp_path):
     _write(t, "services/api/pyproject.toml", '[project]\nname = "prospector-api"\n'
            'dependencies = ["prospector-common", "prospector-rpc"]\n')
     _write(t, "services/common/prospector_common/replay.py", "from prospector import spec\n")
-    _write(t, "services/common/prospector_common/policy/__init__.py", "import torch\n")
+    _write(t, "services/common/prospector_common/policy/__init__.py", "")
+    _write(t, "services/common/prospector_common/policy/actor.py", "import torch\n")
+    _write(t, "services/common/prospector_common/policy/serving.py", "import numpy\n")
     _write(t, "services/rpc/prospector_rpc/convert.py", "from prospector.spec import EnvConfig\n")
     _write(t, "services/api/prospector_api/app.py", "from prospector import spec\nfrom prospector_rpc import convert\n"
-           "def f():\n    from prospector_common.policy import Actor\n")
+           "from prospector_common.policy.serving import NumpyPolicy\n"
+           "def f():\n    from prospector_common.policy.actor import Actor\n")
     assert layers_graph.check(t) == []
     bad = layers_graph.undeclared(t)
-    assert sorted(b.split("  (")[0] for b in bad) == ["prospector_api.app -> prospector_common.policy",
+    assert sorted(b.split("  (")[0] for b in bad) == ["prospector_api.app -> prospector_common.policy.actor",
                                                       "prospector_rpc.convert -> prospector.spec"], bad
     assert any("prospector-rpc does not depend on prospector-engine]" in b for b in bad), bad
     assert any("prospector-api does not depend on prospector-common[policy]" in b for b in bad), bad

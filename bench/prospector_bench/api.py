@@ -9,9 +9,18 @@
     (c) replay frames per second delivered over the WebSocket to N clients
         (unpaced, fps at the server's maximum), and at 30 fps, with the
         slowest and fastest client's share and Jain's fairness index
-    (d) the floor: (a)'s gRPC load on a PlayService that answers at once with
-        canned replies of the same size (prospector_bench.api_floor): what the
-        gRPC layer alone costs here, without the engine and Redis
+    (d) the floor, per transport (HTTP, gRPC unary, gRPC stream): the API's own
+        app and PlayService over a session store that answers at once with a
+        canned reply of the same size (prospector_bench.api_floor: no engine, no
+        Redis, no JSON of a state). Side by side in the same run: the floor's
+        saturation (as (b)), then both servers paced at half of it, for the p99
+        and the server CPU per step of each; `vs_floor` gives the ratios (goals:
+        CPU per step within 2x of the floor's, saturation at least half of it)
+    (f) suggestions of the pretrained model (POST .../suggest, gRPC Suggest):
+        closed loop, the server CPU per suggestion and its latency, and the
+        model's forward pass alone in this process (the bench serves the model
+        of PROSPECTOR_PRETRAINED_MODEL, else the shipped one, else an untrained
+        one of the default shape, which costs the same)
     (e) frames of a long replay (20,000 ticks): the median time of a page at
         its start and at its end through GET .../frames (the API's keyframe
         index keeps the last within about twice the first)
@@ -75,7 +84,8 @@ def add_bench_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ws-clients", type=int, default=None, help="WebSocket clients in (c) (default 50; quick 4)")
     p.add_argument("--transports", default=",".join(TRANSPORTS),
                    help=f"comma-separated transports for (a) and (b) (default {','.join(TRANSPORTS)})")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: latency, saturation, ws, floor, frames")
+    p.add_argument("--skip", default="",
+                   help="comma-separated parts to skip: latency, saturation, ws, floor, frames, suggest")
     p.add_argument("--workers", type=int, default=None,
                    help="API worker processes (prospector api --workers; default one per core)")
     p.add_argument("--client", choices=("native", "python"), default="native",
@@ -192,6 +202,18 @@ class HttpPlayer:
             self.conn.close()
 
 
+class HttpSuggester(HttpPlayer):
+    """Asks for suggestions instead of stepping (part (f)); the session stays where it is."""
+
+    async def step(self, action: int) -> None:
+        import orjson
+
+        status, body = await self.conn.request("POST", f"/api/play/sessions/{self.session_id}/suggest")
+        if status != 200:
+            raise RuntimeError(f"suggest: HTTP {status} {body[:200]!r}")
+        orjson.loads(body)
+
+
 class GrpcPlayer:
     transport = "grpc"
 
@@ -218,6 +240,13 @@ class GrpcPlayer:
 
     async def close(self) -> None:
         await self.stub.CloseSession(self.pb2.CloseSessionRequest(session_id=self.session_id))
+
+
+class GrpcSuggester(GrpcPlayer):
+    """gRPC Suggest calls instead of steps (part (f))."""
+
+    async def step(self, action: int) -> None:
+        await self.stub.Suggest(self.pb2.SuggestRequest(session_id=self.session_id))
 
 
 class GrpcStreamPlayer(GrpcPlayer):
@@ -260,8 +289,9 @@ class GrpcStreamPlayer(GrpcPlayer):
 async def _players(transport: str, n: int, host: str, ports: dict[str, int],
                    per_channel: int = 10) -> tuple[list[Any], list[Any]]:
     channels: list[Any] = []
-    if transport == "http":
-        players: list[Any] = [HttpPlayer(host, ports["http"]) for _ in range(n)]
+    if transport in ("http", "http-suggest"):
+        kind = HttpSuggester if transport == "http-suggest" else HttpPlayer
+        players: list[Any] = [kind(host, ports["http"]) for _ in range(n)]
     else:
         import grpc
         from prospector_rpc.pb import pb2_grpc
@@ -272,7 +302,7 @@ async def _players(transport: str, n: int, host: str, ports: dict[str, int],
                                               options=[("grpc.use_local_subchannel_pool", 1)])
                     for _ in range(max(1, -(-n // max(1, per_channel))))]
         stubs = [pb2_grpc.PlayServiceStub(c) for c in channels]
-        kind = GrpcStreamPlayer if transport == "grpc-stream" else GrpcPlayer
+        kind = {"grpc-stream": GrpcStreamPlayer, "grpc-suggest": GrpcSuggester}.get(transport, GrpcPlayer)
         players = [kind(stubs[i % len(stubs)]) for i in range(n)]
     for i in range(0, n, 20):  # not all at once: session creation is not what is measured
         await asyncio.gather(*(p.open() for p in players[i:i + 20]))
@@ -327,7 +357,7 @@ async def _paced(transport: str, sessions: int, rate: float, seconds: float, hos
             "offered_steps_per_s": sessions * rate, "steps": len(latencies),
             "achieved_steps_per_s": round(len(latencies) / elapsed, 1), "errors": len(errors),
             "error_examples": errors[:3], "late_sends": late, **_percentiles(latencies),
-            "goal_p99_ms": GOALS_MS[transport], "cpu": used,
+            "goal_p99_ms": GOALS_MS.get(transport), "cpu": used,
             "cpu_ms_per_step": {k: round(v * 1000 / max(1, len(latencies)), 3) for k, v in used.items()
                                 if k != "wall_s"}}
 
@@ -398,7 +428,7 @@ def _saturation_run(transport: str, client: str, concurrency: int, seconds: floa
         r = _native(transport, concurrency, 0.0, seconds, host, ports, per_channel, cpu)
         return {"concurrency": concurrency, "client": "native", "steps_per_s": r["achieved_steps_per_s"],
                 "errors": r["errors"], **{k: r[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")},
-                "cpu": r["cpu"]}
+                "cpu": r["cpu"], "cpu_ms_per_step": r["cpu_ms_per_step"]}
     import uvloop
 
     result = uvloop.run(_closed_loop(transport, concurrency, seconds, host, ports, per_channel, cpu))
@@ -435,7 +465,9 @@ async def _closed_loop(transport: str, concurrency: int, seconds: float, host: s
     used = cpu.stop()
     await _close_players(players, channels)
     return {"concurrency": concurrency, "steps_per_s": round(len(latencies) / elapsed, 1), "errors": errors,
-            **_percentiles(latencies), "cpu": used}
+            **_percentiles(latencies), "cpu": used,
+            "cpu_ms_per_step": {k: round(v * 1000 / max(1, len(latencies)), 3) for k, v in used.items()
+                                if k != "wall_s"}}
 
 
 # ---- (c) WebSocket replay frames -------------------------------------------------------------
@@ -667,14 +699,16 @@ def stop_server(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def start_floor_server(port: int, workers: int, log_path: Path, timeout_s: float = 30.0) -> subprocess.Popen:
-    """prospector_bench.api_floor (a PlayService with canned replies) on loopback, ready once
-    every worker listens."""
+def start_floor_server(port: int, workers: int, log_path: Path, timeout_s: float = 60.0,
+                       http_port: int = -1) -> subprocess.Popen:
+    """prospector_bench.api_floor (the API's app and PlayService over canned replies) on loopback,
+    gRPC on port (and HTTP on http_port unless -1), ready once every worker listens."""
     out = open(log_path, "ab")  # noqa: SIM115 - the child keeps it
     process = subprocess.Popen([sys.executable, "-m", "prospector_bench.api_floor", "--port", str(port),
-                                "--workers", str(workers)], stdout=out, stderr=subprocess.STDOUT)
+                                "--http-port", str(http_port), "--workers", str(workers)],
+                               stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout_s
-    while _listeners(port) < workers:
+    while _listeners(port) < workers or (http_port >= 0 and _listeners(http_port) < workers):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"the gRPC floor server did not start (see {log_path})")
@@ -728,12 +762,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         data_dir.mkdir()
         run_id, replay_id = _make_replay(data_dir, 300 if quick else 2000)
         ports = {"http": free_port(), "grpc": free_port()}
+        model_path, model_name = _bench_model(Path(tmp))
+        results["model"] = {"path": str(model_path), "name": model_name}
         env = {"PROSPECTOR_DATA_DIR": str(data_dir), "REDIS_URL": redis_url, "DATABASE_URL": "",
                "PROSPECTOR_API_SESSION_PREFIX": prefix, "PROSPECTOR_API_MAX_SESSIONS": "100000",
-               "PROSPECTOR_API_SESSION_TTL_S": "600"}
+               "PROSPECTOR_API_SESSION_TTL_S": "600", "PROSPECTOR_PRETRAINED_MODEL": str(model_path)}
         server = start_server(env, ports["http"], ports["grpc"], log_path=Path(tmp) / "server.log",
                               workers=workers)
-        redis_client = redis.Redis.from_url(redis_url)
+        redis_client = redis.Redis.from_url(redis_url, socket_timeout=30, retry_on_timeout=True)  # a busy shared Redis
         cpu = _cpu_meter(server.pid, redis_client)
         try:
             results["state_size"] = _state_sizes(redis_url, prefix, host, ports["http"])
@@ -741,29 +777,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["latency"] = {
                     t: _latency_run(t, args.client, sessions, args.rate, seconds, host, ports, per_channel, cpu)
                     for t in transports}
-            if "saturation" not in skip:
-                levels = (8,) if quick else (16, 64, 128)
-                sat_seconds = 0.8 if quick else 6.0
-                results["saturation"] = {}
-                for t in transports:
-                    runs = [_saturation_run(t, args.client, c, sat_seconds, host, ports, per_channel, cpu)
-                            for c in levels]
-                    clean = [r for r in runs if r["errors"] == 0]
-                    results["saturation"][t] = {
-                        "max_steps_per_s_zero_errors": max((r["steps_per_s"] for r in clean), default=0.0),
-                        "runs": runs}
-            if "floor" not in skip and any(t.startswith("grpc") for t in transports):
-                # (d) the same load on a gRPC server that does no work: the gRPC layer's own share
-                floor_port = free_port()
-                floor = start_floor_server(floor_port, workers, Path(tmp) / "floor.log")
+            levels = (8,) if quick else (16, 64, 128)
+            sat_seconds = 0.8 if quick else 6.0
+            floor = floor_ports = floor_cpu = None
+            if "floor" not in skip:
+                floor_ports = {"http": free_port(), "grpc": free_port()}
+                floor = start_floor_server(floor_ports["grpc"], workers, Path(tmp) / "floor.log",
+                                           http_port=floor_ports["http"])
                 floor_cpu = _cpu_meter(floor.pid, redis_client)
-                try:
-                    results["floor"] = {
-                        t: _latency_run(t, args.client, sessions, args.rate, seconds, host, {"grpc": floor_port},
-                                        per_channel, floor_cpu)
-                        for t in transports if t.startswith("grpc")}
-                finally:
+            try:
+                if "saturation" not in skip:
+                    results["saturation"] = {}
+                    for t in transports:
+                        results["saturation"][t] = _saturation(t, args.client, levels, sat_seconds, host, ports,
+                                                               per_channel, cpu)
+                if floor is not None:
+                    # (d) the floor, side by side: its saturation, then both servers at half of it
+                    results["floor_saturation"], results["floor"], results["vs_floor"] = {}, {}, {}
+                    results["play_at_half_floor"] = {}
+                    for t in transports:
+                        floor_sat = _saturation(t, args.client, levels, sat_seconds, host, floor_ports,
+                                                per_channel, floor_cpu)
+                        results["floor_saturation"][t] = floor_sat
+                        half = max(1.0, floor_sat["max_steps_per_s_zero_errors"] / 2)
+                        n = max(1, round(half / args.rate))
+                        results["floor"][t] = _latency_run(t, args.client, n, args.rate, seconds, host, floor_ports,
+                                                           per_channel, floor_cpu)
+                        results["play_at_half_floor"][t] = _latency_run(t, args.client, n, args.rate, seconds, host,
+                                                                        ports, per_channel, cpu)
+                        results["vs_floor"][t] = _versus(results["play_at_half_floor"][t], results["floor"][t],
+                                                         results.get("saturation", {}).get(t), floor_sat)
+            finally:
+                if floor is not None:
                     stop_server(floor)
+            if "suggest" not in skip:
+                results["suggest"] = _suggest_part(args.client, sat_seconds, host, ports, per_channel, cpu,
+                                                   model_path, model_name, quick)
             if "frames" not in skip:
                 # (e) a page of frames at the start and at the end of a long replay (a keyframe index)
                 long_run, long_replay, frames = make_long_replay(data_dir, 2000 if quick else 20_000)
@@ -786,6 +835,80 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _saturation(transport: str, client: str, levels: Sequence[int], seconds: float, host: str,
+                ports: dict[str, int], per_channel: int, cpu: CpuMeter) -> dict[str, Any]:
+    """(b) for one transport on one server: closed loop at each level; the most steps/s with zero errors."""
+    runs = [_saturation_run(transport, client, c, seconds, host, ports, per_channel, cpu) for c in levels]
+    clean = [r for r in runs if r["errors"] == 0]
+    return {"max_steps_per_s_zero_errors": max((r["steps_per_s"] for r in clean), default=0.0), "runs": runs}
+
+
+def _versus(play: dict[str, Any], floor: dict[str, Any], play_sat: dict[str, Any] | None,
+            floor_sat: dict[str, Any]) -> dict[str, Any]:
+    """The play path against the floor for one transport: CPU per step (API processes; Redis apart),
+    saturation, p99 at half the floor's saturation."""
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a is not None and b else None
+
+    play_ms, floor_ms = play["cpu_ms_per_step"]["server_s"], floor["cpu_ms_per_step"]["server_s"]
+    out = {"offered_steps_per_s": play["offered_steps_per_s"],
+           "server_cpu_ms_per_step": play_ms, "floor_server_cpu_ms_per_step": floor_ms,
+           "server_cpu_ratio": ratio(play_ms, floor_ms),
+           "redis_cpu_ms_per_step": play["cpu_ms_per_step"]["redis_s"],
+           "server_and_redis_cpu_ratio": ratio(play_ms + play["cpu_ms_per_step"]["redis_s"], floor_ms),
+           "p99_ms": play["p99_ms"], "floor_p99_ms": floor["p99_ms"], "p50_ms": play["p50_ms"],
+           "floor_p50_ms": floor["p50_ms"], "errors": play["errors"], "floor_errors": floor["errors"],
+           "floor_saturation_steps_per_s": floor_sat["max_steps_per_s_zero_errors"]}
+    if play_sat is not None:
+        out["saturation_steps_per_s"] = play_sat["max_steps_per_s_zero_errors"]
+        out["saturation_ratio"] = ratio(play_sat["max_steps_per_s_zero_errors"],
+                                        floor_sat["max_steps_per_s_zero_errors"])
+        out["goal_saturation_at_least_half"] = (out["saturation_ratio"] or 0) >= 0.5
+    out["goal_cpu_within_2x"] = out["server_cpu_ratio"] is not None and out["server_cpu_ratio"] <= 2.0
+    return out
+
+
+def _bench_model(tmp: Path) -> tuple[Path, str]:
+    """The model the benchmarked API serves: PROSPECTOR_PRETRAINED_MODEL, else the shipped one, else
+    an untrained one of the default shape (a forward pass costs the same)."""
+    from prospector_api.settings import ApiSettings
+    from prospector_common.policy.serving import NumpyPolicy, random_policy
+
+    path = ApiSettings().pretrained_model_path()
+    if path is not None and Path(path).is_file():
+        return Path(path), NumpyPolicy.load(path).name
+    out = random_policy(hidden_size=128, action_masking=True, forbid_cash_out=True,
+                        name="untrained (bench)").save(tmp / "policy.npz")
+    return out, "untrained (bench)"
+
+
+def _suggest_part(client: str, seconds: float, host: str, ports: dict[str, int], per_channel: int,
+                  cpu: CpuMeter, model_path: Path, model_name: str, quick: bool) -> dict[str, Any]:
+    """(f) suggestions: closed loop over HTTP and gRPC (Python clients), and the forward pass alone."""
+    import numpy as np
+    import uvloop
+    from prospector.engine import Engine
+    from prospector_common.policy.serving import NumpyPolicy
+
+    policy = NumpyPolicy.load(model_path)
+    engine = Engine(seed=3)
+    obs, mask = engine.observation(), engine.action_mask()
+    for _ in range(50):
+        policy.suggest(obs, mask)
+    times = []
+    for _ in range(200 if quick else 2000):
+        started = time.perf_counter()
+        policy.suggest(obs, mask)
+        times.append(time.perf_counter() - started)
+    out: dict[str, Any] = {"model": model_name, "kind": policy.kind, "hidden_size": policy.hidden_size,
+                           "forward_pass_ms_median": round(float(np.median(times)) * 1000, 4)}
+    concurrency = 8 if quick else 16
+    for name in ("http-suggest", "grpc-suggest"):
+        r = uvloop.run(_closed_loop(name, concurrency, seconds, host, ports, per_channel, cpu))
+        out[name.split("-")[0]] = {**r, "client": "python"}
+    return out
+
+
 def _cpu_text(cpu: dict[str, float]) -> str:
     wall = max(cpu["wall_s"], 1e-9)
     return (f"cores busy: client {cpu['client_s'] / wall:.2f}, server {cpu['server_s'] / wall:.2f}, "
@@ -805,10 +928,22 @@ def _print(results: dict[str, Any]) -> None:
               f"offered, {r['achieved_steps_per_s']:g} done/s; p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms, "
               f"p99 {r['p99_ms']} ms (goal < {r['goal_p99_ms']:g}) max {r['max_ms']} ms; "
               f"errors {r['errors']}  [{mark}]; {_cpu_text(r['cpu'])}")
-    for t, r in results.get("floor", {}).items():
-        print(f"(d) {t:11s} floor, canned replies (no engine, no Redis): {r['achieved_steps_per_s']:g} done/s; "
-              f"p50 {r['p50_ms']} ms, p90 {r['p90_ms']} ms, p99 {r['p99_ms']} ms max {r['max_ms']} ms; "
-              f"errors {r['errors']}; {_cpu_text(r['cpu'])}")
+    for t, v in results.get("vs_floor", {}).items():
+        sat = (f"saturation {v.get('saturation_steps_per_s', '?')} vs floor {v['floor_saturation_steps_per_s']:g} "
+               f"steps/s ({v.get('saturation_ratio')}x; goal >= 0.5)")
+        print(f"(d) {t:11s} vs the floor (same app, canned replies): server CPU/step {v['server_cpu_ms_per_step']} vs "
+              f"{v['floor_server_cpu_ms_per_step']} ms ({v['server_cpu_ratio']}x; goal <= 2; +Redis "
+              f"{v['redis_cpu_ms_per_step']} ms); {sat}; at {v['offered_steps_per_s']:g} steps/s (half the floor's "
+              f"saturation): p99 {v['p99_ms']} vs {v['floor_p99_ms']} ms, errors {v['errors']} / {v['floor_errors']}")
+    if "suggest" in results:
+        r = results["suggest"]
+        for t in ("http", "grpc"):
+            x = r[t]
+            print(f"(f) suggest {t:5s}: {x['steps_per_s']:g}/s closed loop (c={x['concurrency']}), p50 {x['p50_ms']} "
+                  f"ms, p99 {x['p99_ms']} ms, server CPU {x['cpu_ms_per_step']['server_s']} ms/suggestion, errors "
+                  f"{x['errors']}")
+        print(f"(f) model {r['model']!r} ({r['kind']}, hidden {r['hidden_size']}): forward pass alone "
+              f"{r['forward_pass_ms_median']} ms")
     for t, r in results.get("saturation", {}).items():
         runs = ", ".join(f"c={x['concurrency']}: {x['steps_per_s']:g}/s p99 {x['p99_ms']} ms err {x['errors']} "
                          f"[{_cpu_text(x['cpu'])}]" for x in r["runs"])

@@ -344,16 +344,32 @@ def compare(episodes: int, seed0: int = 0, config=None, workers: int | None = No
                 results.append(m)
                 if progress:
                     progress(name, len(results), episodes)
-            profits = [r["net_profit"] for r in results]
-            summary[name] = {
-                "episodes": episodes,
-                "net_profit_mean": statistics.fmean(profits),
-                "net_profit_median": statistics.median(profits),
-                "loss_or_death_rate": statistics.fmean(
-                    1.0 if (r["net_profit"] < 0 or r["survival"] < 1) else 0.0 for r in results),
-                **{f"{k}_mean": statistics.fmean(r[k] for r in results) for k in REPORT_FIELDS if k != "net_profit"},
-            }
+            summary[name] = summarize(results)
     return summary
+
+
+def summarize(results: list[dict]) -> dict:
+    """One row of `prospector bots`: the episodes' means (and median net profit)."""
+    import statistics
+
+    profits = [r["net_profit"] for r in results]
+    return {
+        "episodes": len(results),
+        "net_profit_mean": statistics.fmean(profits),
+        "net_profit_median": statistics.median(profits),
+        "loss_or_death_rate": statistics.fmean(
+            1.0 if (r["net_profit"] < 0 or r["survival"] < 1) else 0.0 for r in results),
+        **{f"{k}_mean": statistics.fmean(r[k] for r in results) for k in REPORT_FIELDS if k != "net_profit"},
+    }
+
+
+def extra_players() -> dict:
+    """Players other parts bring (entry points `prospector.players`): name -> a function
+    rows(episodes, seed0, config) -> {row name: summarize(...)}. prospector-common brings
+    `pretrained` (the shipped model)."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="prospector.players")}
 
 
 def main(args) -> int:
@@ -373,10 +389,21 @@ def main(args) -> int:
             bar.update(tasks[name], completed=done)
 
         summary = compare(args.episodes, args.seed, workers=args.workers, progress=progress)
+    if getattr(args, "with_pretrained", False):
+        players = extra_players()
+        if "pretrained" not in players:
+            console.print("--with-pretrained needs the prospector-common part (the model's numpy forward pass), "
+                          "which is not installed here: pip install -e services/common")
+            return 2
+        try:
+            summary.update(players["pretrained"].load()(args.episodes, args.seed, None))
+        except (OSError, ValueError, RuntimeError) as e:  # no model shipped, a damaged one: say which
+            console.print(f"--with-pretrained: {e}")
+            return 2
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
-    table = Table(title=f"Baseline bots, {args.episodes} episodes each (seeds {args.seed}..{args.seed + args.episodes - 1})")
+    table = Table(title=f"Bots{' and the pretrained agent' if getattr(args, 'with_pretrained', False) else ''}, {args.episodes} episodes each (seeds {args.seed}..{args.seed + args.episodes - 1})")
     for col in ("bot", "net profit mean", "median", "survival", "destroyed", "stranded", "profit/tick",
                 "overheat ticks", "pirate encounters", "lost or died"):
         table.add_column(col, justify="right")

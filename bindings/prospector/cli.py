@@ -79,6 +79,9 @@ def add_bots(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument("--with-pretrained", action="store_true",
+                   help="add the shipped pretrained PPO agent (models/ppo-pretrained) as two rows: "
+                        "ppo_pretrained_sample and ppo_pretrained_argmax")
     p.set_defaults(func=run_bots)
 
 

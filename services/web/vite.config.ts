@@ -8,5 +8,5 @@ export default defineConfig({
   esbuild: { jsx: "automatic", jsxImportSource: "preact" },
   build: { target: "es2022", outDir: "dist", emptyOutDir: true, sourcemap: false },
   server: { proxy: { "/api": api, "/ws": { target: api, ws: true } } },
-  test: { include: ["test/**/*.test.ts"], environment: "node" },
+  test: { include: ["test/**/*.test.ts"], setupFiles: ["test/setup.ts"], environment: "node" },
 });

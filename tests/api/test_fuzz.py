@@ -24,6 +24,7 @@ from prospector import spec
 from prospector_api.app import create_app
 from prospector_api.resources import build_resources
 from prospector_common.catalog import Catalog
+from prospector_common.policy.serving import random_policy
 from prospector_common.settings import Settings
 
 from .conftest import REDIS_URL, api_settings_for
@@ -36,7 +37,9 @@ with Catalog(_SETTINGS.database_url) as _catalog:
     _catalog.upsert_run("20250101-120000-nogit-abcd", config={"env": {}}, spec_version=spec.SPEC_VERSION,
                         git_sha="nogit")
     _catalog.add_window("20250101-120000-nogit-abcd", 0, env_steps_total=1, checkpoint_path="x", metrics={})
-_RESOURCES = build_resources(_SETTINGS, api_settings_for(_PREFIX, max_sessions=50))
+# a model for /suggest (untrained: the fuzz checks the contract, not the play); without one it is 503
+_MODEL = random_policy(hidden_size=16, name="fuzz model").save(_DIR / "policy.npz")
+_RESOURCES = build_resources(_SETTINGS, api_settings_for(_PREFIX, max_sessions=50, pretrained_model=_MODEL))
 schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(resources=_RESOURCES))
 
 

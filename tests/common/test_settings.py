@@ -122,3 +122,13 @@ def test_get_settings_reads_the_environment_once_until_cleared(monkeypatch: pyte
         assert get_settings().redis_url == "redis://second:6379/0"
     finally:
         get_settings.cache_clear()
+
+
+def test_an_exported_but_empty_wandb_mode_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    # compose passes WANDB_MODE through from the host, empty when the host exports it empty
+    monkeypatch.setenv("WANDB_MODE", "")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    assert Settings().wandb_mode == "offline"
+    monkeypatch.setenv("WANDB_MODE", "sideways")
+    with pytest.raises(ValueError):
+        Settings()

@@ -77,6 +77,7 @@ def test_proto_declares_the_three_services_and_their_methods():
         "CloseSession": ("CloseSessionRequest", "CloseSessionReply", False, False),
         "ListActions": ("ListActionsRequest", "ActionList", False, False),
         "Play": ("PlayRequest", "Transition", True, True),
+        "Suggest": ("SuggestRequest", "Suggestion", False, False),
     }
 
 

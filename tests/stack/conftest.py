@@ -138,8 +138,9 @@ def start_stack(tmp_path: Path) -> Iterator[Callable[..., RunningStack]]:
         ports = dict(zip(PORT_VARS, free_ports(len(PORT_VARS)), strict=True))
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
         env.update({k: str(v) for k, v in ports.items()})
+        # the stack tests watch a fresh run: no pretrained run registered beside it unless asked
         env.update(PROSPECTOR_DATA_DIR=str(data_dir), WANDB_MODE="disabled", PYTHONUNBUFFERED="1",
-                   **(extra_env or {}))
+                   PROSPECTOR_PRETRAINED="skip", **(extra_env or {}))
         log_path = tmp_path / "up.log"
         with open(log_path, "wb") as log:
             proc = subprocess.Popen([PROSPECTOR, "up", "--config", str(HERE / config), "--evaluators",

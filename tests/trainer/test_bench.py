@@ -10,13 +10,26 @@ def test_bench_train_reports_sps_and_where_the_time_goes():
     assert r["train_sps_median"] > 0 and len(r["train_sps_runs"]) == 1
     assert abs(r["collect_fraction"] + r["learn_fraction"] - 1) < 0.05
     assert set(r["time_split"]) >= {"env_step", "policy_inference", "learner_backward_and_step"}
+    assert abs(sum(r["time_split"].values()) - 1) < 0.01 and r["time_split"]["env_step"] > 0
+
+
+def test_bench_train_measures_serial_and_overlapped_epochs_side_by_side():
+    r = bench_train("tiny", quick=True, repeats=2, seconds=0.5)
+    assert r["serial"]["sps_median"] > 0 and r["overlapped"]["sps_median"] == r["train_sps_median"]
+    assert len(r["serial"]["sps_runs"]) == len(r["overlapped"]["sps_runs"]) == 2
+    paired = [o / s for s, o in zip(r["serial"]["sps_runs"], r["overlapped"]["sps_runs"])]
+    assert r["overlap_speedup_runs"] == paired
 
 
 def test_bench_learn_ranks_ppo_against_the_bots_on_the_same_seeds(tiny_run):
     _, _, paths = tiny_run
     r = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=2, seed0=1_000_000)
-    assert set(r["table"]) == {"ppo", "greedy_miner", "cautious_scanner", "market_timer", "random"}
-    assert sorted(r["ranking"]) == sorted(r["table"]) and 1 <= r["ppo_rank"] <= 5
+    assert set(r["table"]) == {"ppo_sample", "ppo_argmax", "greedy_miner", "cautious_scanner", "market_timer",
+                               "random"}
+    assert sorted(r["ranking"]) == sorted(r["table"]) and all(1 <= k <= 6 for k in r["ppo_rank"].values())
+    best = r["table"][r["best_bot"]]["net_profit_mean"]
+    for row in ("ppo_sample", "ppo_argmax"):
+        assert r["ppo_beats_best_bot"][row] == (r["table"][row]["net_profit_mean"] > best)
     assert all(s["episodes"] == 2 for s in r["table"].values())
 
 

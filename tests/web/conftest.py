@@ -137,14 +137,16 @@ def release_held_window(belt: Belt) -> None:
 
 
 
-def make_app(belt: Belt, dist: Path):
+def make_app(belt: Belt, dist: Path, **api_changes):
+    """The real API over the belt's data, serving the built page; api_changes: more ApiSettings
+    (e.g. pretrained_model, the model of /play's suggestions)."""
     from prospector_api.app import create_app
     from prospector_api.settings import ApiSettings
     from prospector_common.settings import Settings
 
     settings = Settings(data_dir=belt.data_dir, redis_url=REDIS_URL, wandb_mode="disabled")
     api = ApiSettings(session_prefix=f"{belt.prefix}:play", windows_stream=belt.windows_stream,
-                      replays_stream=belt.replays_stream, events_block_ms=200, web_dist=dist)
+                      replays_stream=belt.replays_stream, events_block_ms=200, web_dist=dist, **api_changes)
     return create_app(settings, api)
 
 

@@ -6,6 +6,7 @@ human and bot play over HTTP and gRPC, sessions held in Redis.
     app          create_app(): the FastAPI app, its resources and middleware
     routers/     one router per resource: runs, replays, play, events, meta, health, web
     grpc_play    PlayServicer: gRPC PlayService over the same SessionStore
+    pretrained   the model behind suggestions (PROSPECTOR_PRETRAINED_MODEL; numpy, no torch)
     server       `prospector api [--workers N]`: uvicorn (HTTP) and gRPC on one event loop per process
     cli          the `prospector api` entry point (add_api)
 

@@ -10,7 +10,8 @@ sessions or its rate of new sessions or steps RESOURCE_EXHAUSTED (trailing
 metadata `retry-after`: seconds to wait, as for HTTP's Retry-After); Redis
 down UNAVAILABLE; too many concurrent steps on one session ABORTED; bytes that are
 not the request message INVALID_ARGUMENT (the servicer decodes its requests itself:
-prospector_rpc.server.decoding_registration, one log line per such request).
+prospector_rpc.server.decoding_registration, one log line per such request); Suggest
+with no pretrained model served FAILED_PRECONDITION (the message says why).
 
 Health: `watch_store_health` keeps the PlayService's health status (and the
 server's, "") SERVING while the session store answers and NOT_SERVING while it
@@ -37,6 +38,7 @@ from prospector_rpc.server import Registration, decoding_registration
 
 from .limits import ClientLimits, client_key, grpc_peer_host
 from .metrics import ApiMetrics
+from .pretrained import NoModel, Pretrained
 from .sessions import (
     ClientLimited,
     InvalidAction,
@@ -62,6 +64,7 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (ClientLimited, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (SessionBusy, grpc.StatusCode.ABORTED),
+    (NoModel, grpc.StatusCode.FAILED_PRECONDITION),
     (ValueError, grpc.StatusCode.INVALID_ARGUMENT),  # configs and seeds
     (TypeError, grpc.StatusCode.INVALID_ARGUMENT),
 ]
@@ -137,7 +140,7 @@ def _observed(method: Callable) -> Callable:
         code = grpc.StatusCode.OK
         try:
             return await method(self, request, context)
-        except (PlayError, InvalidId, ValueError, TypeError) as exc:
+        except (PlayError, InvalidId, NoModel, ValueError, TypeError) as exc:
             code = status_of(exc)
             await _abort(context, exc)
         finally:
@@ -148,10 +151,12 @@ def _observed(method: Callable) -> Callable:
 
 class PlayServicer(pb2_grpc.PlayServiceServicer):
     def __init__(self, store: SessionStore, metrics: ApiMetrics | None = None,
-                 limits: ClientLimits | None = None) -> None:
+                 limits: ClientLimits | None = None, pretrained: Pretrained | None = None) -> None:
         self.store = store
         self.metrics = metrics or ApiMetrics()
         self.limits = limits  # None: no rate per client (the store still caps live sessions per client)
+        # the model of Suggest (prospector_api.pretrained); None: none served
+        self.pretrained = pretrained or Pretrained(None, "no pretrained model is served here")
 
     def registration(self) -> Registration:
         """How serve_grpc_aio adds this servicer: requests decoded here, not by grpc (module doc)."""
@@ -216,6 +221,20 @@ class PlayServicer(pb2_grpc.PlayServiceServicer):
                      for i, name in enumerate(spec.ACTION_NAMES)],
             spec_version=spec.SPEC_VERSION,
         )
+
+    @_observed
+    async def Suggest(self, request: pb2.SuggestRequest, context: grpc.aio.ServicerContext) -> pb2.Suggestion:
+        model = self.pretrained
+        if model.policy is None:
+            raise NoModel(model.reason)
+        if self.limits is not None:
+            self.limits.step(peer_client(context))  # counts as a step, as over HTTP
+        observation, mask = await self.store.observe(request.session_id)
+        reply = model.suggest(observation, mask)
+        self.metrics.suggestion_given("grpc")
+        return pb2.Suggestion(model=reply["model"], action=reply["action"], value=reply["value"],
+                              entropy=reply["entropy"],
+                              top=[pb2.ActionProbability(action=a, probability=p) for a, p in reply["top"]])
 
     async def Play(self, request_iterator: AsyncIterator[pb2.PlayRequest],
                    context: grpc.aio.ServicerContext) -> AsyncIterator[pb2.Transition]:

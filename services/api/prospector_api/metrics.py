@@ -5,6 +5,7 @@
     grpc_requests_total{method, code}                counter
     grpc_request_duration_seconds{method}            histogram
     play_steps_total{transport}                      counter    steps taken (http, grpc)
+    play_suggestions_total{transport}                counter    suggestions of the pretrained model given
     active_sessions                                  gauge      live play sessions (all replicas; read from Redis)
     ws_clients                                       gauge      open replay WebSockets
     event_clients                                    gauge      open live-event streams
@@ -49,6 +50,8 @@ class ApiMetrics:
         self.grpc_latency = Histogram("grpc_request_duration_seconds", "gRPC call time by method",
                                       ["method"], namespace=ns, registry=r, buckets=_BUCKETS)
         self.play_steps = Counter("play_steps", "Play steps taken", ["transport"], namespace=ns, registry=r)
+        self.play_suggestions = Counter("play_suggestions", "Suggestions of the pretrained model given",
+                                        ["transport"], namespace=ns, registry=r)
         # multiprocess_mode is read only in multiprocess mode (--workers N)
         self.active_sessions = Gauge("active_sessions", "Live play sessions (every replica)",
                                      namespace=ns, registry=r, multiprocess_mode="mostrecent")
@@ -77,6 +80,9 @@ class ApiMetrics:
 
     def step_taken(self, transport: str) -> None:
         self._child(self.play_steps, transport).inc()
+
+    def suggestion_given(self, transport: str) -> None:
+        self._child(self.play_suggestions, transport).inc()
 
     def exposition(self) -> tuple[bytes, str]:
         """(body, content type) of a scrape: this registry's metrics, or, among `--workers N`,

@@ -63,13 +63,17 @@ class Pipe:
             self._conn = None
 
     async def _call_on(self, conn: _Connection, args: tuple) -> Any:
-        waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
         conn.waiters.append(waiter)
         conn.writer.write(_pack(args))
+        # the timeout as one timer on the loop (asyncio.wait_for wraps the future and adds
+        # callbacks: several times the cost, on every play step)
+        timer = loop.call_later(self.timeout_s, _expire, waiter, args, self.timeout_s)
         try:
-            reply = await asyncio.wait_for(waiter, self.timeout_s)
-        except TimeoutError:
-            raise RedisTimeoutError(f"Redis did not answer {_name(args)} within {self.timeout_s:g} s") from None
+            reply = await waiter
+        finally:
+            timer.cancel()
         if isinstance(reply, ResponseError):
             raise NoScriptError(str(reply)) if str(reply).startswith("NOSCRIPT") else reply
         return reply
@@ -184,6 +188,12 @@ def _pack(args: tuple) -> bytes:
         data = _encode(arg)
         parts += (b"$%d\r\n" % len(data), data, b"\r\n")
     return b"".join(parts)
+
+
+def _expire(waiter: asyncio.Future, args: tuple, timeout_s: float) -> None:
+    """A call's time is up: its caller gets TimeoutError; the reply, if it comes, is dropped."""
+    if not waiter.done():
+        waiter.set_exception(RedisTimeoutError(f"Redis did not answer {_name(args)} within {timeout_s:g} s"))
 
 
 def _name(args: tuple) -> str:

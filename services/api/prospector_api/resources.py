@@ -17,6 +17,7 @@ from prospector_common.settings import Settings
 from .frames import FrameCache
 from .limits import ClientLimits
 from .metrics import ApiMetrics
+from .pretrained import Pretrained, load_pretrained
 from .sessions import SessionStore
 from .settings import ApiSettings
 
@@ -33,6 +34,8 @@ class Resources:
     metrics: ApiMetrics
     limits: ClientLimits  # what one client may do per second (HTTP and gRPC alike)
     frames: FrameCache = field(default_factory=FrameCache)  # keyframe indexes of replays read lately
+    # the model of the play page's suggestions (prospector_api.pretrained), or why there is none
+    pretrained: Pretrained = field(default_factory=lambda: Pretrained(None, "no pretrained model is served here"))
     # set when the process is asked to stop (prospector_api.server): live-event streams end then,
     # rather than hold the shutdown until uvicorn's grace runs out
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -68,4 +71,5 @@ def build_resources(settings: Settings, api: ApiSettings, metrics: ApiMetrics | 
         events_redis=events_redis,
         metrics=metrics or ApiMetrics(),
         limits=ClientLimits.from_settings(api),
+        pretrained=load_pretrained(api),
     )

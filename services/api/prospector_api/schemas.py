@@ -203,6 +203,10 @@ class ActionOut(BaseModel):
     group: str
 
 
+class PretrainedOut(BaseModel):
+    name: str = Field(description="the model's name, as its file names it (e.g. a run and window)")
+
+
 class Meta(BaseModel):
     spec_version: int
     n_actions: int
@@ -215,6 +219,8 @@ class Meta(BaseModel):
     event_names: list[str]
     metric_names: list[str]
     env_config_default: dict[str, Any]
+    pretrained: PretrainedOut | None = Field(
+        default=None, description="the model that answers /api/play/sessions/{id}/suggest; null when none is served")
 
 
 # ---- play ------------------------------------------------------------------------------
@@ -304,3 +310,16 @@ class StepOut(BaseModel):
 
 class CloseOut(BaseModel):
     closed: bool
+
+
+class SuggestionOut(BaseModel):
+    """What the pretrained model would do in the session's current state (the session is unchanged)."""
+
+    model: str = Field(description="the model's name (as /api/meta's pretrained.name)")
+    action: int = Field(ge=0, lt=spec.N_ACTIONS, description="the model's likeliest action (what it plays greedily)")
+    top: list[tuple[int, float]] = Field(
+        max_length=5, description="up to 5 [action, probability] pairs, likeliest first; probabilities after the "
+                                  "engine's mask (for a policy trained with it) and the policy's forbidden actions, "
+                                  "rounded to 4 decimals")
+    value: float = Field(description="the model's value estimate of the state (4 significant digits)")
+    entropy: float = Field(ge=0, description="entropy of the model's action distribution, nats (4 decimals)")

@@ -13,7 +13,13 @@ keep-alive connection, a gRPC channel) stays with one worker, whose warm
 engines then serve its steps. The parent restarts a worker that dies and
 stops them all on SIGINT/SIGTERM; a worker whose parent dies stops too.
 Prometheus: the workers count into one directory (prometheus_client's
-multiprocess mode), so /metrics, whichever worker answers, shows the sums.
+multiprocess mode), so /metrics, whichever worker answers, shows the sums. The
+directory (`prospector-api-metrics-<parent pid>-*` in the temp dir) goes with
+its parent: removed when the parent stops; when the parent is killed outright
+(SIGKILL), by its workers as they stop (they see they were orphaned), and any
+left over after all (the whole process group killed at once) by the next
+`prospector api --workers N`, which removes the directories of parents that no
+longer run before it makes its own.
 
 SIGINT/SIGTERM stop uvicorn (in-flight requests finish) and then the gRPC
 server (health turns NOT_SERVING first).
@@ -72,11 +78,16 @@ def api_main(args: argparse.Namespace) -> int:
     if args.workers > 1 and not args.reuse_port_worker:
         stop.release()
         return _supervise(args, http_port, grpc_port)
-    if args.reuse_port_worker:
-        stop_with_parent()
     import uvloop
 
-    return uvloop.run(_serve(args, http_port, grpc_port, reuse_port=args.reuse_port_worker, stop=stop))
+    if not args.reuse_port_worker:
+        return uvloop.run(_serve(args, http_port, grpc_port, reuse_port=False, stop=stop))
+    parent = os.getppid()
+    stop_with_parent()
+    try:
+        return uvloop.run(_serve(args, http_port, grpc_port, reuse_port=True, stop=stop))
+    finally:
+        remove_metrics_dir_if_orphaned(parent)
 
 
 class StopSignals:
@@ -132,7 +143,8 @@ async def _serve(args: argparse.Namespace, http_port: int, grpc_port: int, *, re
     grpc_server = health_watch = None
     try:
         if grpc_port >= 0:
-            grpc_server = await serve_grpc_aio([PlayServicer(resources.store, resources.metrics, resources.limits)],
+            grpc_server = await serve_grpc_aio([PlayServicer(resources.store, resources.metrics, resources.limits,
+                                                             resources.pretrained)],
                                                port=grpc_port,
                                                host=args.host, max_receive_message_bytes=api.max_body_bytes,
                                                reuse_port=reuse_port)
@@ -240,7 +252,8 @@ def _supervise(args: argparse.Namespace, http_port: int, grpc_port: int) -> int:
 
     from .metrics import MULTIPROC_ENV
 
-    metrics_dir = tempfile.mkdtemp(prefix="prospector-api-metrics-")
+    sweep_metrics_dirs()
+    metrics_dir = make_metrics_dir()
     env = {**os.environ, MULTIPROC_ENV: metrics_dir}
     workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]
     log.info("%d API workers: %s", len(workers), ", ".join(str(w.pid) for w in workers))
@@ -266,6 +279,73 @@ def _supervise(args: argparse.Namespace, http_port: int, grpc_port: int) -> int:
                 worker.wait()
         shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
+
+
+METRICS_DIR_PREFIX = "prospector-api-metrics-"
+_OWNER_FILE = "owner"  # "<pid> <start time>" of the parent that made the directory
+
+
+def _start_time(pid: int) -> str | None:
+    """A process's start time (clock ticks since boot, /proc/<pid>/stat field 22), or None when it
+    does not run (or is a zombie): with the pid, it names one process even after pid reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def make_metrics_dir(base: str | None = None) -> str:
+    """A fresh multiprocess metrics directory for this process's workers, marked with its owner."""
+    directory = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-", dir=base)
+    with open(os.path.join(directory, _OWNER_FILE), "w") as f:
+        f.write(f"{os.getpid()} {_start_time(os.getpid()) or ''}")
+    return directory
+
+
+def _owner_alive(directory: str) -> bool:
+    try:
+        with open(os.path.join(directory, _OWNER_FILE)) as f:
+            pid_text, _, started = f.read().strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):  # no mark (a parent killed between mkdtemp and the write): by its name
+        try:
+            pid, started = int(os.path.basename(directory)[len(METRICS_DIR_PREFIX):].split("-", 1)[0]), ""
+        except ValueError:
+            return True  # not ours to judge
+    now = _start_time(pid)
+    return now is not None and (not started or now == started)
+
+
+def sweep_metrics_dirs(base: str | None = None) -> list[str]:
+    """Remove the metrics directories whose parent no longer runs (left by a SIGKILL); returns them."""
+    base = base or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(base, name)
+        if name.startswith(METRICS_DIR_PREFIX) and os.path.isdir(path) and not os.path.islink(path) \
+                and not _owner_alive(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        log.info("removed %d metrics director%s of API parents that no longer run: %s", len(removed),
+                 "y" if len(removed) == 1 else "ies", ", ".join(removed))
+    return removed
+
+
+def remove_metrics_dir_if_orphaned(parent: int) -> None:
+    """In a worker that is stopping: when its parent died (it was re-parented), nobody else will
+    remove the workers' metrics directory, so the worker does (each one tries; the first wins)."""
+    from .metrics import multiprocess_dir
+
+    directory = multiprocess_dir()
+    if directory and os.getppid() != parent and os.path.basename(directory).startswith(METRICS_DIR_PREFIX):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def stop_with_parent() -> None:

@@ -265,6 +265,18 @@ if v[1] then return {1, v[1], v[2], v[3], v[4], v[5]} end
 return {0, redis.call('GET', KEYS[2])}
 """
 
+# KEYS: session, known. ARGV: the version a warm engine holds -> {2, version, expires_ms} when it is
+# still the session's (the state is not sent: the engine has it), else as _READ
+_PEEK = """
+local v = redis.call('HMGET', KEYS[1], 'version', 'expires_ms')
+if v[1] then
+  if v[1] == ARGV[1] then return {2, v[1], v[2]} end
+  local s = redis.call('HMGET', KEYS[1], 'state', 'version', 'seed', 'config', 'expires_ms')
+  return {1, s[1], s[2], s[3], s[4], s[5]}
+end
+return {0, redis.call('GET', KEYS[2])}
+"""
+
 # KEYS: session, index, known. ARGV: version, state, seed, config, ttl_ms, tombstone_ms, id,
 # client key prefix (seed and config "" when unchanged, as after a step) -> {1, expires_ms}
 # committed, {0} version moved on, {-1} gone. The set of the session's client lives as long.
@@ -315,7 +327,7 @@ class SessionStore:
         self.redis_url, self.timeout_s = redis_url, timeout_s
         self.redis = connect_redis(redis_url, timeout_s=timeout_s)  # sync: ping, active_count
         self._pipes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Caller] = weakref.WeakKeyDictionary()
-        self._scripts = {script: _sha1(script) for script in (_CREATE, _READ, _COMMIT, _CLOSE)}
+        self._scripts = {script: _sha1(script) for script in (_CREATE, _READ, _PEEK, _COMMIT, _CLOSE)}
         self._cache: OrderedDict[str, _Warm] = OrderedDict()
         self._lock = threading.Lock()  # guards the cache and the client map; never held across an await
 
@@ -458,6 +470,16 @@ class SessionStore:
         finally:
             self._checkin(session_id, warm)
 
+    async def observe(self, session_id: str) -> tuple[Any, Any]:
+        """(observation [260] float32, action mask [69]) of the session as it stands (copies; the TTL
+        is not renewed): what a policy reads."""
+        session_id = validate_session_id(session_id)
+        warm, _ = await self._load(session_id, self._checkout(session_id))
+        try:
+            return warm.engine.observation().copy(), warm.engine.action_mask().copy()
+        finally:
+            self._checkin(session_id, warm)
+
     async def step(self, session_id: str, action: object, options: ViewOptions = ViewOptions()) -> SessionView:
         """Take one action (0..68) and return the transition."""
         action = check_action(action)
@@ -506,8 +528,12 @@ class SessionStore:
     # ---- internals ---------------------------------------------------------------------
 
     async def _load(self, session_id: str, warm: _Warm | None) -> tuple[_Warm, int]:
-        """Redis's state of the session in `warm`'s engine (restored only if it holds another version)."""
-        reply = await self._run(_READ, [self.session_key(session_id), self.known_key(session_id)], [])
+        """Redis's state of the session in `warm`'s engine (restored only if it holds another version;
+        when it holds the current one, Redis sends only the version, not the 14 kB state)."""
+        keys = [self.session_key(session_id), self.known_key(session_id)]
+        reply = await (self._run(_READ, keys, []) if warm is None else self._run(_PEEK, keys, [warm.version]))
+        if reply[0] == 2 and warm is not None and int(reply[1]) == warm.version:
+            return warm, int(reply[2])
         if reply[0] != 1:
             raise self._gone_from(session_id, reply[1])
         _, state, version, _seed, _config, expires_ms = reply
@@ -561,21 +587,33 @@ class SessionStore:
 
     @staticmethod
     def _view(engine: Engine, session_id: str, expires_ms: int, options: ViewOptions) -> SessionView:
-        done = engine.done
-        state = engine.render_state() if options.include_state else None
+        if options.include_state:
+            # the render state holds the essentials already: taken from it rather than asked of the
+            # engine again (each is a call into C, the config a dict built anew; together about a
+            # tenth of a step's own CPU)
+            state = engine.render_state()
+            seed, config, t = state["seed"], state["config"], state["t"]
+            done, terminated, truncated = state["done"], state["terminated"], state["truncated"]
+            mask = [flag != 0 for flag in state["action_mask"]]
+            events = state["events"]
+        else:
+            state = None
+            seed, config, t = engine.seed, engine.config.to_dict(), engine.t
+            done, terminated, truncated = engine.done, engine.terminated, engine.truncated
+            mask = engine.action_mask().astype(bool).tolist()  # in C: a third of the Python loop
+            events = engine.events()
         return SessionView(
             session_id=session_id,
-            seed=engine.seed,
-            config=engine.config.to_dict(),
+            seed=seed,
+            config=config,
             expires_at=expires_ms / 1000.0,
-            t=engine.t,
-            action_mask=engine.action_mask().astype(bool).tolist(),  # in C: a third of the Python loop
+            t=t,
+            action_mask=mask,
             state=state,
             observation=[float(x) for x in engine.observation()] if options.include_observation else None,
-            terminated=engine.terminated,
-            truncated=engine.truncated,
-            info={"events": state["events"] if state is not None else engine.events(),
-                  "episode": engine.metrics() if done else None},
+            terminated=terminated,
+            truncated=truncated,
+            info={"events": events, "episode": engine.metrics() if done else None},
         )
 
 

@@ -22,6 +22,7 @@ here, read from PROSPECTOR_API_* environment variables:
 | PROSPECTOR_API_STEPS_PER_S             | 50.0 steps a second per client (0: no limit) |
 | PROSPECTOR_API_STEP_BURST              | 100                      |
 | PROSPECTOR_API_CORS_ORIGINS            | empty: no cross-origin access (JSON list or comma-separated) |
+| PROSPECTOR_PRETRAINED_MODEL            | the model of /suggest: a numpy policy file (prospector_common.policy.serving); default the shipped package's `policy.npz` ($PROSPECTOR_MODEL_DIR, else `models/ppo-pretrained`) when it exists, else none |
 
 Per client means per client address (an IPv6 client: its /64). The live-session
 cap per client holds across every replica (it is counted in Redis); the rates
@@ -38,12 +39,13 @@ from pathlib import Path
 from typing import Annotated
 
 from prospector_common.streams import REPLAYS_STREAM, WINDOWS_STREAM
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ORIGIN_RE = re.compile(r"\Ahttps?://[A-Za-z0-9.\-\[\]:]+\Z")  # scheme://host[:port], no path
 
 DEFAULT_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+# the shipped model, in a checkout (services/api/prospector_api/settings.py -> the repository root)
 
 
 class ApiSettings(BaseSettings):
@@ -89,6 +91,26 @@ class ApiSettings(BaseSettings):
         return value
     ws_default_fps: float = Field(default=30.0, gt=0)
     ws_max_fps: float = Field(default=1000.0, gt=0)
+    # the model of the play page's suggestions (PROSPECTOR_PRETRAINED_MODEL, no API_ in the name: the
+    # stack and the images set it for the API); None: the shipped package's policy.npz if there is one
+    pretrained_model: Path | None = Field(
+        default=None, validation_alias=AliasChoices("PROSPECTOR_PRETRAINED_MODEL", "pretrained_model"))
+
+    @field_validator("pretrained_model", mode="before")
+    @classmethod
+    def _model_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def pretrained_model_path(self) -> Path | None:
+        """The model file to serve: the one set, else the shipped package's (prospector_common.policy.
+        pretrained.default_model_dir: $PROSPECTOR_MODEL_DIR, the repository's or the image's
+        models/ppo-pretrained) when it exists, else None."""
+        from prospector_common.policy.pretrained import default_model_dir
+
+        if self.pretrained_model is not None:
+            return self.pretrained_model
+        model_dir = default_model_dir()
+        return model_dir / "policy.npz" if model_dir is not None and (model_dir / "policy.npz").is_file() else None
 
 
 @lru_cache(maxsize=1)

@@ -57,7 +57,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 WandbMode = Literal["online", "offline", "disabled"]
@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = Field(
         default=None, validation_alias=_env("PROSPECTOR_OPERATOR_TOKEN", "operator_token")
     )
+
+    @field_validator("wandb_mode", mode="before")
+    @classmethod
+    def _empty_wandb_mode_is_unset(cls, value: object) -> object:
+        # compose passes WANDB_MODE through from the host: exported but empty means unset
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -2,7 +2,11 @@
 
 EvaluateWindow records replays and tags in the catalog: when an operator token is
 configured (PROSPECTOR_OPERATOR_TOKEN) it needs `authorization: Bearer <token>` in
-its metadata (UNAUTHENTICATED otherwise); Status is read-only and always open."""
+its metadata (UNAUTHENTICATED otherwise); Status is read-only and always open.
+
+A request's `seed` (the first episode's) must leave every episode's seed (seed, seed+1, ...)
+in the project's one seed range, 0..2^53-1 (the integers JSON and JavaScript hold exactly,
+as for play on every transport); beyond it is INVALID_ARGUMENT."""
 
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from prospector_rpc.convert import fields_set, message_from_dict
 from prospector_rpc.pb import pb2, pb2_grpc
 
 from .evaluate import CheckpointUnusable, EvalOptions, WindowNotFound
+
+#: The project's one seed range is 0..MAX_SEED (the engine's PR_SEED_MAX; the API's play seeds).
+MAX_SEED = 2**53 - 1
 
 def _replay_summary(record: Any) -> dict:
     return {"replay_id": record.replay_id, "seed": record.seed, "episode_return": record.return_,
@@ -48,9 +55,15 @@ class EvaluatorServicer(pb2_grpc.EvaluatorServiceServicer):
         reward_mode = overrides.pop("reward_mode", base.reward_mode)
         if request.episodes < 0 or request.episodes > 100:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "episodes must be in 0..100 (0: the default)")
+        episodes = request.episodes or base.episodes
+        if request.HasField("seed") and request.seed + episodes - 1 > MAX_SEED:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"seed {request.seed} is out of range: the seeds of the {episodes} episode(s), "
+                          f"seed..seed+{episodes - 1}, must lie in 0..2**53-1 ({MAX_SEED}), the one seed "
+                          "range of every transport")
         try:
             options = EvalOptions(
-                episodes=request.episodes or base.episodes, sample=request.sample, reward_mode=reward_mode,
+                episodes=episodes, sample=request.sample, reward_mode=reward_mode,
                 env_overrides={**base.env_overrides, **overrides},
                 first_seed=request.seed if request.HasField("seed") else None, force=request.force,
                 gzip_level=base.gzip_level, best_margin_abs=base.best_margin_abs,

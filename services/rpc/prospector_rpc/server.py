@@ -24,6 +24,12 @@ side rather than by grpc: bytes that are not the method's message are answered
 INVALID_ARGUMENT with one log line (grpc's own decoding answers UNKNOWN and logs
 a traceback for each).
 
+The thread-pool server of ``serve_grpc`` decodes every request itself too, for every
+service it serves (prospector.proto's, health, reflection): a server interceptor takes
+each method's deserializer out of grpc's hands (``DecodeRequests``), so undecodable bytes
+are INVALID_ARGUMENT with one log line there as well, where grpc answers INTERNAL
+("Exception deserializing request!") and logs a traceback.
+
 ``reuse_port=True`` (either function) sets SO_REUSEPORT instead: several
 processes then share the port and the kernel spreads connections among them.
 Only for the worker processes of one service whose parent has checked the
@@ -84,13 +90,83 @@ class UndecodableRequest(ValueError):
 
 
 def _decode(message_class: Any, raw: bytes, method: str, context: Any) -> Any:
+    return _decode_with(message_class.FromString, message_class.DESCRIPTOR.full_name, raw, method, context)
+
+
+def _decode_with(deserialize: Callable[[bytes], Any], name: str, raw: bytes, method: str, context: Any) -> Any:
+    """deserialize(raw), or UndecodableRequest after one warning line naming the method and peer."""
     try:
-        return message_class.FromString(raw)
-    except DecodeError as exc:
-        name = message_class.DESCRIPTOR.full_name
+        return deserialize(raw)
+    except Exception as exc:  # noqa: BLE001 - DecodeError, or whatever a foreign deserializer raises
         log.warning("%s from %s: %d bytes that are not a %s (%s); answered INVALID_ARGUMENT",
-                    method, context.peer(), len(raw), name, exc)
-        raise UndecodableRequest(f"the request is not a valid {name}: {exc}") from None
+                    method, context.peer(), len(raw), name, exc or type(exc).__name__)
+        raise UndecodableRequest(f"the request is not a valid {name}: {exc or type(exc).__name__}") from None
+
+
+def _message_name(deserialize: Callable[[bytes], Any]) -> str:
+    """The message a deserializer reads (Message.FromString is bound to its class), for messages."""
+    owner = getattr(deserialize, "__self__", None)
+    descriptor = getattr(owner, "DESCRIPTOR", None)
+    return getattr(descriptor, "full_name", None) or "request message"
+
+
+class DecodeRequests(grpc.ServerInterceptor):
+    """For a thread-pool grpc.Server: every method's requests reach it as bytes and are decoded
+    by the wrapper this installs, so bytes that are not the method's message are answered
+    INVALID_ARGUMENT with one log line (grpc's own decoding answers INTERNAL with a traceback).
+    In a request stream the bad message ends the call the same way. on_undecodable(method
+    path) is called for each such request (metrics)."""
+
+    def __init__(self, on_undecodable: Callable[[str], None] | None = None) -> None:
+        self._noted = on_undecodable or (lambda _method: None)
+        self._wrapped: dict[str, tuple[Any, Any]] = {}  # method path -> (grpc's handler, ours)
+        self._lock = threading.Lock()
+
+    def intercept_service(self, continuation: Callable, handler_call_details: Any) -> Any:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler  # unknown method (grpc answers UNIMPLEMENTED), or it takes bytes already
+        method = handler_call_details.method
+        held = self._wrapped.get(method)
+        if held is not None and held[0] is handler:
+            return held[1]
+        wrapped = self._wrap(handler, method)
+        with self._lock:
+            self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: Any, method: str) -> Any:
+        deserialize, name = handler.request_deserializer, _message_name(handler.request_deserializer)
+        short = method.rsplit("/", 1)[-1]
+        noted = self._noted
+
+        def decoded(raw: bytes, context: Any) -> Any:
+            try:
+                return _decode_with(deserialize, name, raw, short, context)
+            except UndecodableRequest as exc:
+                noted(method)
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+        def decoded_stream(raw_iterator: Any, context: Any) -> Any:
+            for raw in raw_iterator:
+                yield decoded(raw, context)
+
+        serializer = handler.response_serializer
+        if handler.request_streaming and handler.response_streaming:
+            behavior = handler.stream_stream
+            return grpc.stream_stream_rpc_method_handler(
+                lambda it, context: behavior(decoded_stream(it, context), context), None, serializer)
+        if handler.request_streaming:
+            behavior = handler.stream_unary
+            return grpc.stream_unary_rpc_method_handler(
+                lambda it, context: behavior(decoded_stream(it, context), context), None, serializer)
+        if handler.response_streaming:
+            behavior = handler.unary_stream
+            return grpc.unary_stream_rpc_method_handler(
+                lambda raw, context: behavior(decoded(raw, context), context), None, serializer)
+        behavior = handler.unary_unary
+        return grpc.unary_unary_rpc_method_handler(
+            lambda raw, context: behavior(decoded(raw, context), context), None, serializer)
 
 
 def decoding_registration(servicer: Any, service_name: str,
@@ -285,6 +361,7 @@ def serve_grpc(
     maximum_concurrent_rpcs: int | None = None,
     reuse_port: bool = False,
     options: Sequence[tuple[str, Any]] = (),
+    on_undecodable: Callable[[str], None] | None = None,
 ) -> GrpcServer:
     """Start a gRPC server on host:port with servicers, health and reflection.
 
@@ -293,11 +370,14 @@ def serve_grpc(
     ``(add_fn, servicer, full_service_name)`` tuples. port 0 picks a free port
     (read it from ``server.port``). max_workers bounds the RPCs handled at once;
     each open bidirectional stream holds one worker. reuse_port: see the module
-    doc. Raises RuntimeError when the address cannot be bound.
+    doc. Requests are decoded by DecodeRequests: bytes that are not the method's message are
+    INVALID_ARGUMENT with one log line, and on_undecodable(method path) is called (metrics).
+    Raises RuntimeError when the address cannot be bound.
     """
     pool = futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc")
     server = grpc.server(pool, options=_server_options(max_receive_message_bytes, max_send_message_bytes,
                                                        reuse_port, options),
+                         interceptors=(DecodeRequests(on_undecodable),),
                          maximum_concurrent_rpcs=maximum_concurrent_rpcs)
     health_servicer = health.HealthServicer()
     try:

@@ -13,6 +13,13 @@ What is asked, and how:
     api        /healthz, /readyz (Redis and catalog), gRPC health of the PlayService,
                active play sessions (prospector_api_active_sessions from /metrics)
 
+A service name that resolves to several addresses (compose's `--scale evaluator=N`: Docker's DNS
+answers one address per container; a Swarm answers them for `tasks.NAME`) is one row per address:
+evaluator, evaluator-2, ... The group's consumer count is of the live consumers: those that talked
+to Redis within the claim idle time (PROSPECTOR_EVALUATOR_CLAIM_IDLE_MS, the time after which their
+entries are claimed by others); a consumer of an evaluator that is gone stays in the group, and is
+counted apart (consumers_gone).
+
 Each probe has a short timeout, so a dead service costs a second, not a hang.
 The same probes tell the launcher when a service is up, and serve the
 compose health checks (`prospector status --check trainer`).
@@ -166,8 +173,18 @@ def _status_message(address: str, stub_name: str, timeout: float) -> dict[str, A
     return MessageToDict(reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
 
 
+def claim_idle_ms() -> int:
+    """When a consumer is taken for gone: the evaluators' claim idle time (compose and `prospector up`
+    pass PROSPECTOR_EVALUATOR_CLAIM_IDLE_MS to them as --claim-idle-ms; 60 s by default)."""
+    try:
+        return max(1, int(os.environ.get("PROSPECTOR_EVALUATOR_CLAIM_IDLE_MS") or 60_000))
+    except ValueError:
+        return 60_000
+
+
 def group_lag(redis_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """The evaluators group on the windows stream: lag (undelivered), pending, consumers."""
+    """The evaluators group on the windows stream: lag (undelivered), pending, live consumers (those
+    that talked to Redis within the claim idle time) and the consumers of evaluators that are gone."""
     from prospector_common.outbox import connect_redis
 
     client = connect_redis(redis_url, timeout_s=timeout, decode_responses=True)
@@ -177,13 +194,83 @@ def group_lag(redis_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
         for group in groups:
             if group.get("name") == EVALUATOR_GROUP:
                 lag, pending = int(group.get("lag") or 0), int(group.get("pending") or 0)
+                consumers = client.xinfo_consumers(WINDOWS_STREAM, EVALUATOR_GROUP)
+                live = [c for c in consumers if int(c.get("idle") or 0) < claim_idle_ms()]
                 return {"queue_lag": lag + pending, "undelivered": lag, "pending": pending,
-                        "consumers": int(group.get("consumers") or 0), "stream_length": length}
-        return {"queue_lag": length, "undelivered": length, "pending": 0, "consumers": 0, "stream_length": length}
+                        "consumers": len(live), "consumers_gone": len(consumers) - len(live),
+                        "stream_length": length}
+        return {"queue_lag": length, "undelivered": length, "pending": 0, "consumers": 0, "consumers_gone": 0,
+                "stream_length": length}
     except Exception:  # noqa: BLE001 - Redis down or not speaking streams: no figure
         return None
     finally:
         client.close()
+
+
+def _addresses(name: str) -> list[str]:
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return sorted({info[4][0] for info in infos}, key=_address_order)
+
+
+def _address_order(address: str) -> tuple[int, int, str]:
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+        return ip.version, int(ip), address
+    except ValueError:
+        return 9, 0, address
+
+
+def _is_address(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return host == "localhost"
+
+
+def replicas(endpoints: list[Endpoint], timeout: float = 2.0) -> list[Endpoint]:
+    """endpoints with each one whose host name resolves to several addresses made one per address
+    (tasks.NAME first: a Swarm's tasks; then NAME: compose's containers). Names that do not resolve,
+    or resolve to one address, are left as they are; addresses are never looked up."""
+    import threading
+    import time
+
+    names = sorted({ep.host for ep in endpoints if not _is_address(ep.host)})
+    if not names:
+        return endpoints
+    found: dict[tuple[str, bool], list[str]] = {}
+
+    def look_up(name: str, tasks: bool) -> None:
+        found[(name, tasks)] = _addresses(f"tasks.{name}" if tasks else name)
+
+    # Daemon threads: a resolver that hangs (a name forwarded to a DNS that never answers) costs
+    # at most the timeout, and never holds up the exit.
+    threads = [threading.Thread(target=look_up, args=(name, tasks), daemon=True)
+               for name in names for tasks in (True, False)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    found = dict(found)
+    out: list[Endpoint] = []
+    for ep in endpoints:
+        addresses = found.get((ep.host, True)) or found.get((ep.host, False)) or []
+        if len(addresses) <= 1:
+            out.append(ep)
+            continue
+        out += [Endpoint(ep.name if i == 0 else f"{ep.name}-{i + 1}", ep.kind, address, ep.grpc_port, ep.http_port)
+                for i, address in enumerate(addresses)]
+    return out
 
 
 # ---- rows --------------------------------------------------------------------------------
@@ -245,6 +332,8 @@ def evaluator_row(ep: Endpoint, lag: dict[str, Any] | None, timeout: float = 2.0
                        "consumer": status["consumer_name"]}
     if lag is not None:  # the group's figure (every evaluator shares it), fresher than the process's own
         row.details.update(queue_lag=lag["queue_lag"], consumers=lag["consumers"])
+        if lag.get("consumers_gone"):
+            row.details["consumers_gone"] = lag["consumers_gone"]
     elif status:
         row.details["queue_lag"] = int(status["queue_lag"])
     return row
@@ -298,6 +387,7 @@ def collect(targets: Targets, only: Iterable[str] | None = None, timeout: float 
 
     only = set(only) if only else None
     endpoints = [ep for ep in targets.endpoints if only is None or ep.kind in only or ep.name in only]
+    endpoints = replicas(endpoints, timeout)
     want_redis = only is None or "redis" in only
     need_lag = any(ep.kind == "evaluator" for ep in endpoints) and targets.redis_url
     with ThreadPoolExecutor(max_workers=max(1, len(endpoints) + 2)) as pool:
@@ -312,7 +402,7 @@ def collect(targets: Targets, only: Iterable[str] | None = None, timeout: float 
 # ---- output ------------------------------------------------------------------------------
 
 _DETAIL_ORDER = ("state", "window", "windows_done", "sps", "queue_lag", "sessions", "ready", "replays",
-                 "failures", "consumers", "run_id", "windows_stream", "consumer", "not_ready")
+                 "failures", "consumers", "consumers_gone", "run_id", "windows_stream", "consumer", "not_ready")
 
 
 def format_details(details: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def add_train(sub) -> None:
@@ -45,6 +46,10 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-port", type=int, default=None,
                    help="Prometheus /metrics port (default: $PROSPECTOR_TRAINER_METRICS_PORT or 9101; 0: any free)")
     p.add_argument("--no-metrics", action="store_true", help="do not serve Prometheus metrics")
+    p.add_argument("--pretrained", choices=("register", "skip"), default="skip",
+                   help="register: first register the shipped model (models/ppo-pretrained, or $PROSPECTOR_MODEL_DIR) "
+                        "as a finished run in the catalog and announce its window, so evaluators play it (what "
+                        "make up and the compose stack do, unless PROSPECTOR_PRETRAINED=skip); default skip")
 
 
 def _sigterm_as_interrupt() -> None:
@@ -92,6 +97,17 @@ def train_main(args: argparse.Namespace) -> int:
             grpc_port=None if args.no_grpc else (DEFAULT if args.grpc_port is None else args.grpc_port),
             metrics_port=None if args.no_metrics else (DEFAULT if args.metrics_port is None else args.metrics_port))
         _sigterm_as_interrupt()
+        if args.pretrained == "register" and world.is_main:
+            from prospector_common.policy.pretrained import ModelError
+            from prospector_common.settings import Settings
+
+            from .pretrained_run import register_pretrained
+
+            settings = Settings(data_dir=cfg.data_dir) if cfg.run.data_dir else Settings()
+            try:
+                register_pretrained(Path(cfg.data_dir), settings.database_url, settings.redis_url)
+            except ModelError as e:  # a damaged package: say so, and train anyway
+                console.print(f"[yellow]pretrained model not registered:[/] {e}")
         progress = TrainProgress(cfg.run.progress, console) if world.is_main else None
         run = TrainerService(cfg, options).train(run_id=args.run_id, resume=args.resume, overrides=overrides,
                                                  progress=progress)

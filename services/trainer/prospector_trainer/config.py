@@ -111,6 +111,10 @@ class PPOConfig:
     # ignores truncations and would bootstrap across the episode boundary).
     truncation_as_terminal: bool = True
     torch_threads: int = 1
+    # Collect the next batch on a second thread while learning from this one (overlap.py):
+    # both cores busy instead of taking turns; each batch is acted by the weights of one
+    # update before. mlp policy, single process only.
+    overlap: bool = False
     compile: bool = False
     precision: str = "float32"
 

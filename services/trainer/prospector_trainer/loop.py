@@ -74,6 +74,7 @@ from .config import TrainConfig, apply_overrides, policy_kwargs
 from .duties import DEFAULT_DUTIES, Duty, WindowResult
 from .env import batches, make_vecenv
 from .episode_stats import LOSS_KEYS, EpisodeLog, window_row
+from .overlap import BackgroundCollector, collect
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,7 @@ class TrainingRun:
     status: dict = field(default_factory=dict)  # see the module doc
     status_listeners: list[Callable[[dict], None]] = field(default_factory=list)
     world: distributed.World = field(default_factory=distributed.World)
+    collector: BackgroundCollector | None = None  # ppo.overlap: the next batch, collected while learning
 
     @property
     def run_id(self) -> str:
@@ -180,16 +182,22 @@ class TrainingRun:
         """The run's env steps, all ranks (each rank steps the same number; see distributed.py)."""
         return self.pufferl.global_step * self.world.size
 
-    def epoch(self) -> tuple[int, float]:
-        """One PPO epoch (collect a batch, learn from it); returns (episodes finished, their net profit sum)."""
+    def epoch(self, window_end: int | None = None) -> tuple[int, float]:
+        """One PPO epoch (collect a batch, learn from it); returns (episodes finished, their net profit sum).
+
+        With ppo.overlap the batch is the one collected during the previous epoch's learning, and
+        the next one starts collecting before this one is learned from, unless this batch
+        reaches `window_end` (nothing runs in the background across a window boundary)."""
         p = self.pufferl
         t0 = time.perf_counter()
-        p.evaluate()
+        collect(p, self.collector)
         t1 = time.perf_counter()
         n, sums = self.episode_log.drain(batches(p.vecenv))
         if n:  # shown by PuffeRL's dashboard as user stats
             for name in ("episode_return", "net_profit", "survival", "profit_per_tick"):
                 p.stats[name].append(sums[spec.METRIC_INDEX[name]] / n)
+        if self.collector is not None and window_end is not None and self.env_steps < window_end:
+            self.collector.start()
         p.train()
         t2 = time.perf_counter()
         self.env_seconds += t1 - t0
@@ -220,7 +228,7 @@ class TrainingRun:
         self.notify()
         losses: dict[str, list[float]] = {k: [] for k in LOSS_KEYS}
         while self.env_steps < end:  # the same test on every rank: see distributed.py
-            self.epoch()
+            self.epoch(end)
             for k in LOSS_KEYS:
                 if k in p.losses:
                     losses[k].append(float(p.losses[k]))
@@ -283,6 +291,8 @@ class TrainingRun:
         self.notify()
 
     def close(self) -> None:
+        if self.collector is not None:
+            self.collector.close()  # a batch in flight ends before its env is closed
         self.pufferl.close()
 
 
@@ -355,8 +365,11 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
         pufferl.scheduler.load_state_dict(state["scheduler_state_dict"])
         pufferl.global_step = int(state["env_steps"]) // world.size
         pufferl.epoch = int(state["epoch"])
+    if cfg.ppo.overlap and world.is_distributed:
+        raise ValueError("ppo.overlap runs in one process; under torchrun every rank already has its own core")
     run = TrainingRun(cfg, paths, pufferl, start_window,
-                      list(DEFAULT_DUTIES) + list(duties or []) if world.is_main else [], world=world)
+                      list(DEFAULT_DUTIES) + list(duties or []) if world.is_main else [], world=world,
+                      collector=BackgroundCollector(pufferl, policy) if cfg.ppo.overlap else None)
     if state is not None and world.is_main:
         run.resumed_from = {"window_id": int(state["window_id"]), "env_steps": int(state["env_steps"]),
                             "metrics": state.get("metrics") or {}}

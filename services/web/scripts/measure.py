@@ -1,11 +1,21 @@
 """Measure the web page: bundle size, time to first frame, and 60 fps playback of a
 20000-tick replay (frame rate and memory). `make bench-web`; prints a JSON summary.
 
-The data is real: a short training run (the tiny config), then the real evaluator
-records 20000-tick episodes of its last window; the real API serves them and the
-built page (services/web/dist) to Debian's headless Chromium.
+The data is real. The replay is a true 20000-tick episode with the policy's choice
+(top actions, value, entropy) in every frame, flown by:
 
-    .venv/bin/python services/web/scripts/measure.py [--runs 5] [--seconds 60] [--json]
+- the shipped pretrained model (models/ppo-pretrained/policy.npz, issue 16) when it
+  is there, or the policy file given with --model: greedy, in the full game, on seeds
+  0, 1, 2, ... until an episode lasts all 20000 ticks, recorded as the evaluator
+  records (replay schema 2) and cataloged as a run of one window;
+- otherwise a short training run (the tiny config), whose last window the real
+  evaluator plays on seeds 0, 1, 2, ... until an episode lasts all 20000 ticks (most
+  end earlier, destroyed or stranded).
+
+The real API serves that replay with the built page (services/web/dist) to Debian's
+headless Chromium.
+
+    .venv/bin/python services/web/scripts/measure.py [--runs 5] [--seconds 60] [--model FILE | --train] [--json]
 """
 
 from __future__ import annotations
@@ -27,6 +37,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # tests/web/conftest.py imports live_se
 from tests.web.conftest import CHROMIUM, DIST, REDIS_URL, Belt, LiveServer, make_app  # noqa: E402
 
 TICKS = 20_000
+PRETRAINED = ROOT / "models" / "ppo-pretrained" / "policy.npz"  # issue 16's shipped model, when it is there
+SEEDS_PER_BATCH = 8  # episodes the evaluator plays at a time, looking for one that lasts TICKS
+SEED_BATCHES = 8
 
 # Records, in the page, when the first real frame (index >= 0) is on screen.
 FIRST_FRAME_PROBE = """
@@ -54,13 +67,16 @@ def bundle_sizes(dist: Path) -> dict:
 
 
 def record_long_replays(data_dir: Path) -> tuple[Belt, dict]:
-    """A tiny training run, then the evaluator: 20000-tick episodes of its last window."""
+    """A tiny training run, then the real evaluator plays its last window's checkpoint
+    (greedy, as the evaluator does by default) on seeds 0, 1, 2, ... in batches until one
+    episode lasts the whole TICKS ticks (time up, not destroyed or stranded). That replay is
+    the one measured: a true 20000-tick episode, every frame carrying the policy's choice."""
     import redis
     from prospector_common.catalog import Catalog
     from prospector_common.ids import new_run_id
+    from prospector_common.replay import iter_frames, read_header
     from prospector_common.settings import Settings
-    from prospector_evaluator.evaluate import EvalOptions
-    from prospector_evaluator.service import Evaluator, ServiceConfig
+    from prospector_evaluator.evaluate import EvalContext, EvalOptions, evaluate_window
     from prospector_trainer.config import load_config
     from prospector_trainer.service import ServiceOptions, TrainerService
 
@@ -74,28 +90,95 @@ def record_long_replays(data_dir: Path) -> tuple[Belt, dict]:
                                        database_url=settings.database_url, redis_url=REDIS_URL,
                                        stream=f"{tag}:all")).train(run_id=belt.run_id)
     client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-    client.xadd(belt.windows_stream, client.xrange(f"{tag}:all")[-1][1])  # the last window only
-    config = ServiceConfig(consumer_name="bench-web", windows_stream=belt.windows_stream,
-                           dead_stream=belt.dead_stream, replays_stream=belt.replays_stream,
-                           options=EvalOptions(episodes=3, env_overrides={"time_max": TICKS}),
-                           block_ms=100, exit_when_idle=True, wandb=False, progress=False, catch_up=False)
-    with Catalog(settings.database_url) as catalog:
-        evaluator = Evaluator(settings, config, catalog=catalog)
-        try:
-            evaluator.run()
-        finally:
-            evaluator.close()
-        replays = catalog.list_replays(belt.run_id, limit=100).items
+    window_id = int(client.xrange(f"{tag}:all")[-1][1]["window_id"])
     for key in client.scan_iter(f"{tag}:*"):
         client.delete(key)
     client.close()
-    longest = max(replays, key=lambda r: r.length)
-    from prospector_common.replay import read_header
+    tried: list[tuple[int, int, str]] = []  # (seed, ticks, how it ended) of every episode played
+    with Catalog(settings.database_url) as catalog:
+        ctx = EvalContext(data_dir=data_dir, catalog=catalog)
+        for batch in range(SEED_BATCHES):
+            options = EvalOptions(episodes=SEEDS_PER_BATCH, first_seed=batch * SEEDS_PER_BATCH, force=batch > 0,
+                                  env_overrides={"time_max": TICKS})
+            for record in evaluate_window(ctx, belt.run_id, window_id, options).replays:
+                header = read_header(data_dir / record.path)
+                summary = header["summary"]
+                ticks = int(summary["metrics"]["episode_length"])
+                ended = "time up" if summary["truncated"] else "destroyed" if summary["metrics"]["destroyed"] else \
+                    "stranded" if summary["metrics"]["stranded"] else "terminated"
+                tried.append((record.seed, ticks, ended))
+                if summary["truncated"] and ticks >= TICKS:
+                    with_policy = sum(1 for frame in iter_frames(data_dir / record.path) if frame.get("policy"))
+                    if with_policy != record.length:
+                        raise RuntimeError(f"replay {record.replay_id}: {with_policy} of {record.length} frames "
+                                           "carry the policy's choice")
+                    return belt, {"replay_id": record.replay_id, "frames": record.length, "ticks": ticks,
+                                  "seed": record.seed, "ended": ended, "frames_with_policy": with_policy,
+                                  "schema_version": header.get("schema_version"), "seeds_tried": tried}
+    raise RuntimeError(f"no episode of the last window lasted {TICKS} ticks on seeds 0..{len(tried) - 1}: {tried}")
 
-    header = read_header(data_dir / longest.path)
-    ticks = header["summary"].get("ticks") or header["summary"]["metrics"]["episode_length"]
-    return belt, {"replay_id": longest.replay_id, "frames": longest.length, "ticks": int(ticks),
-                  "full_length": bool(header["summary"].get("truncated"))}
+
+def record_with_model(data_dir: Path, model: Path) -> tuple[Belt, dict]:
+    """A numpy policy file (the API's pretrained model) flies the full game greedily on seeds
+    0, 1, 2, ... until an episode lasts TICKS ticks; that episode is recorded the evaluator's
+    way (every frame with the policy's top actions, value and entropy) and cataloged."""
+    from prospector import spec
+    from prospector.engine import Engine
+    from prospector.spec import EnvConfig
+    from prospector_common.catalog import Catalog
+    from prospector_common.ids import new_replay_id, new_run_id
+    from prospector_common.policy.serving import NumpyPolicy, explain
+    from prospector_common.replay import Recorder, write_replay
+    from prospector_common.settings import Settings
+    from prospector_common.storage import RunPaths
+
+    policy = NumpyPolicy.load(model)
+    config = EnvConfig().replace(time_max=TICKS, reward_mode="sparse")
+    tried: list[tuple[int, int, str]] = []
+    for seed in range(SEEDS_PER_BATCH * SEED_BATCHES):
+        engine = Engine(config, seed=seed)
+        recorder = Recorder(engine.render_state())
+        state = policy.initial_state()
+        while not engine.done:
+            logits, value, state = policy.forward(engine.observation(), engine.action_mask(), state)
+            choice = explain(logits[0], float(value[0]))
+            reward, _, _ = engine.step(choice.argmax)
+            recorder.add(choice.argmax, reward, engine.events(), engine.render_state(),
+                         policy={"top": [[a, round(p, 4)] for a, p in choice.top],
+                                 "value": float(format(choice.value, ".4g")), "entropy": round(choice.entropy, 4)})
+        metrics = engine.metrics()
+        ticks = int(metrics["episode_length"])
+        ended = "time up" if engine.truncated else "destroyed" if metrics["destroyed"] else \
+            "stranded" if metrics["stranded"] else "terminated"
+        tried.append((seed, ticks, ended))
+        if engine.truncated and ticks >= TICKS:
+            break
+    else:
+        raise RuntimeError(f"the model {model} flew no episode of {TICKS} ticks on seeds 0..{len(tried) - 1}: {tried}")
+    run_id = new_run_id(git_sha="nogit")
+    tag = f"bench:web:{uuid.uuid4().hex[:10]}"
+    belt = Belt(data_dir, run_id, f"{tag}:windows", f"{tag}:replays", f"{tag}:dead", tag)
+    paths = RunPaths(data_dir, run_id)
+    paths.make_dirs()
+    replay_id = new_replay_id(0, seed, key=f"bench-web:{policy.name}")
+    path = paths.replay(replay_id)
+    summary = {"metrics": metrics, "return": metrics["episode_return"], "net_profit": metrics["net_profit"],
+               "survival": metrics["survival"] >= 1.0, "terminated": engine.terminated, "truncated": engine.truncated,
+               "length": len(recorder), "ticks": TICKS}
+    write_replay(path, recorder.to_bytes(
+        run_id=run_id, window_id=0, replay_id=replay_id, seed=seed, env_config=config.to_dict(),
+        policy={"mode": "greedy", "model": policy.name, "action_masking": policy.action_masking}, summary=summary))
+    with Catalog(Settings(data_dir=data_dir).database_url) as catalog:
+        catalog.create_all()
+        catalog.upsert_run(run_id, config={"model": policy.name}, spec_version=spec.SPEC_VERSION, git_sha="nogit")
+        catalog.add_window(run_id, 0, env_steps_total=0, checkpoint_path="none", metrics={})
+        catalog.add_replay(replay_id=replay_id, run_id=run_id, window_id=0, seed=seed,
+                           return_=metrics["episode_return"], net_profit=metrics["net_profit"],
+                           survival=metrics["survival"] >= 1.0, length=len(recorder), tags=["every_window"],
+                           path=paths.relative(path))
+    return belt, {"replay_id": replay_id, "frames": len(recorder), "ticks": ticks, "seed": seed, "ended": ended,
+                  "frames_with_policy": len(recorder), "schema_version": 2, "seeds_tried": tried,
+                  "policy": f"pretrained model {policy.name!r} ({model})"}
 
 
 def first_frame_ms(browser, url: str) -> float:
@@ -129,6 +212,7 @@ def playback(browser, url: str, seconds: float) -> dict:
     # wait for the background pass over every page (the timeline) to finish, then start over at 60 fps
     page.wait_for_function("() => !document.querySelector('[data-testid=frame-index]').textContent.includes('timeline')",
                            timeout=300_000)
+    page.get_by_test_id("policy-panel").wait_for(timeout=10_000)  # measured with the policy panel on
     page.keyboard.press("k")  # pause
     page.locator("select").filter(has=page.locator("option[value='240']")).select_option("60")
     page.keyboard.press("Home")
@@ -170,6 +254,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="time-to-first-frame runs (median reported)")
     parser.add_argument("--seconds", type=float, default=60, help="length of the 60 fps playback run")
+    parser.add_argument("--model", type=Path, default=PRETRAINED if PRETRAINED.is_file() else None,
+                        help="a numpy policy file to fly the replay (default: the shipped pretrained model, when present)")
+    parser.add_argument("--train", action="store_true", help="fly it with a tiny training run's last window instead")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -179,7 +266,11 @@ def main() -> int:
         data = Path(tmp) / "runs"
         data.mkdir()
         t = time.perf_counter()
-        belt, replay = record_long_replays(data)
+        if args.model is not None and not args.train:
+            belt, replay = record_with_model(data, args.model)
+        else:
+            belt, replay = record_long_replays(data)
+            replay["policy"] = "the last window of a tiny training run, played by the evaluator (greedy)"
         result["replay"] = {**replay, "recorded_in_s": round(time.perf_counter() - t, 1)}
         with LiveServer(make_app(belt, DIST)) as server, sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
@@ -194,7 +285,9 @@ def main() -> int:
         b, r, f, pb = result["bundle"], result["replay"], result["first_frame_ms"], result["playback_60fps"]
         print(f"bundle: {b['total_gzip_bytes'] / 1024:.1f} KiB gzip in total ({b['js_gzip_bytes'] / 1024:.1f} KiB of JS), "
               f"{b['total_bytes'] / 1024:.1f} KiB raw")
-        print(f"replay: {r['frames']} frames, {r['ticks']} ticks (full length: {r['full_length']})")
+        print(f"replay flown by {r['policy']}: seed {r['seed']}, {r['frames']} frames, {r['ticks']} ticks ({r['ended']}), "
+              f"{r['frames_with_policy']} frames with the policy's choice (schema {r['schema_version']}); "
+              f"seeds tried (seed, ticks, end): {r['seeds_tried']}")
         print(f"time to first frame: median {f['median']:.0f} ms over {len(f['runs'])} cold loads {f['runs']}")
         print(f"playback at 60 fps for {pb['seconds']} s ({pb['frames_played']} frames): median over 15 s spans "
               f"{pb['replay_fps']:.1f} replay frames/s, {pb['redraw_fps']:.1f} redraws/s")

@@ -9,6 +9,7 @@ import type {
   FramePage, Meta, Progress, Replay, ReplayAnnouncement, ReplayDetail, Run, Session, StepResult, WindowAnnouncement,
   WindowRow,
 } from "./types";
+import type { Suggestion } from "./autopilot";
 
 export function apiBase(): string {
   let stored: string | null = null;
@@ -118,11 +119,25 @@ export const api = {
   step: (sessionId: string, action: number) => post<StepResult>(`/api/play/sessions/${enc(sessionId)}/step`, { action }),
   reset: (sessionId: string, seed: number | null) =>
     post<Session>(`/api/play/sessions/${enc(sessionId)}/reset`, seed === null ? {} : { seed }),
+  /** What the pretrained agent would do in the session's current state (503: no model served). */
+  suggest: (sessionId: string) => request<Suggestion>(`/api/play/sessions/${enc(sessionId)}/suggest`, { method: "POST" }),
   /** Frees the session's slot; keepalive so it also works while the page unloads. */
   closeSession(sessionId: string): void {
     fetch(`${apiBase()}/api/play/sessions/${enc(sessionId)}`, { method: "DELETE", keepalive: true }).catch(() => {});
   },
 };
+
+let metaOnce: Promise<Meta> | null = null;
+
+/** /api/meta, asked once for the whole page (the vocabulary, the pretrained agent); asked again
+ * after a failure. */
+export function sharedMeta(): Promise<Meta> {
+  if (!metaOnce) {
+    metaOnce = api.meta();
+    metaOnce.catch(() => { metaOnce = null; });
+  }
+  return metaOnce;
+}
 
 export interface LiveHandlers {
   replay?: (message: ReplayAnnouncement) => void;

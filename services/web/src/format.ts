@@ -47,6 +47,36 @@ export function compact(value: number | null | undefined): string {
   return value.toPrecision(3);
 }
 
+/**
+ * Labels for a chart axis's ticks that are all distinct. `format` (compact or percent) is
+ * used when its labels already differ; on a very flat chart (ticks 3.081, 3.082, ...) it
+ * would print "3.08 3.08", so the labels then get the decimals the tick spacing needs, in
+ * the same unit: [3.081, 3.082] -> ["3.081", "3.082"], [1.2341e6, 1.2342e6] -> ["1.2341M", "1.2342M"].
+ */
+export function tickLabels(values: number[], format: (v: number) => string = compact): string[] {
+  const plain = values.map(format);
+  const repeated = plain.some((label, i) => i > 0 && label === plain[i - 1]);
+  if (!repeated) return plain;
+  const finite = values.filter(Number.isFinite);
+  let step = Infinity;
+  for (let i = 1; i < finite.length; i++) {
+    const d = Math.abs(finite[i] - finite[i - 1]);
+    if (d > 0 && d < step) step = d;
+  }
+  if (!Number.isFinite(step)) return plain; // one value, or all equal: nothing to tell apart
+  const isPercent = format === percent;
+  const top = Math.max(...finite.map(Math.abs));
+  const [unit, suffix] = isPercent ? [0.01, "%"]
+    : top >= 1e9 ? [1e9, "G"] : top >= 1e6 ? [1e6, "M"] : top >= 1e3 ? [1e3, "k"] : [1, ""];
+  // enough decimals that neighbours one step apart differ (a 1e-9 slack for float noise)
+  const digits = Math.min(12, Math.max(0, Math.ceil(-Math.log10(step / unit) - 1e-9)));
+  return values.map((v) => {
+    if (!Number.isFinite(v)) return "–";
+    const text = (v / unit).toFixed(digits);
+    return (Number(text) === 0 ? (0).toFixed(digits) : text) + suffix;
+  });
+}
+
 export function percent(fraction: number): string {
   return Number.isFinite(fraction) ? `${Math.round(fraction * 100)}%` : "–";
 }
@@ -61,45 +91,47 @@ export function priceArrow(price: number, prev: number): "▲" | "▼" | "•" {
 /** An action name for people (the page's one vocabulary, see game.humanAction). */
 export const actionName = humanAction;
 
-/** One line about a step's events: what happened and how much. */
-export function describeEvents(ev: RawEvents): string {
+/** One line about a step's events: what happened and how much. `times` > 1: the line stands
+ * for that many alike steps in a row (their amounts summed, see groupLog): "sold ×12 41.2 PGE for +5,400 cr". */
+export function describeEvents(ev: RawEvents, times = 1): string {
   const parts: string[] = [];
+  const x = times > 1 ? ` ×${times}` : "";
   const commodity = (c: number | undefined) => COMMODITY_LABEL[COMMODITIES[c ?? 0]] ?? "?";
   for (const name of ev.names) {
     switch (name) {
       case "sale":
-        parts.push(`sold ${amount(ev.sale_units ?? 0)} ${commodity(ev.sale_commodity)} for ${signed(ev.sale_revenue ?? 0)} cr`);
+        parts.push(`sold${x} ${amount(ev.sale_units ?? 0)} ${commodity(ev.sale_commodity)} for ${signed(ev.sale_revenue ?? 0)} cr`);
         break;
       case "purchase":
-        parts.push(`${actionName(ev.applied_action_name)} for ${credits(ev.purchase_cost ?? 0)} cr`);
+        parts.push(`${actionName(ev.applied_action_name)}${x} for ${credits(ev.purchase_cost ?? 0)} cr`);
         break;
       case "pirate":
-        parts.push(ev.pirate_loss ? `pirates took ${credits(ev.pirate_loss)} cr of cargo` : "pirate attack");
+        parts.push(ev.pirate_loss ? `pirates${x} took ${credits(ev.pirate_loss)} cr of cargo` : `pirate attack${x}`);
         if (ev.pirate_damage) parts.push(`hull -${amount(ev.pirate_damage)}`);
         break;
       case "fracture":
-        parts.push(`fracture! hull -${amount(ev.fracture_damage ?? 0)}`);
+        parts.push(`fracture!${x} hull -${amount(ev.fracture_damage ?? 0)}`);
         break;
       case "overheat":
-        parts.push(ev.overheat_damage ? `overheat, hull -${amount(ev.overheat_damage)}` : "overheat");
+        parts.push(ev.overheat_damage ? `overheat${x}, hull -${amount(ev.overheat_damage)}` : `overheat${x}`);
         break;
       case "hazard":
-        parts.push(`hazard hit, hull -${amount(ev.hazard_damage ?? 0)}`);
+        parts.push(`hazard hit${x}, hull -${amount(ev.hazard_damage ?? 0)}`);
         break;
       case "scan":
-        parts.push(["", "wide scan", "focused scan", "deep scan"][ev.scan_kind ?? 0] || "scan");
+        parts.push((["", "wide scan", "focused scan", "deep scan"][ev.scan_kind ?? 0] || "scan") + x);
         break;
       case "mine":
-        parts.push(`mined ${amount(ev.mined_units ?? 0)} u`);
+        parts.push(`mined${x} ${amount(ev.mined_units ?? 0)} u`);
         break;
       case "travel":
-        parts.push(`travel ${ev.travel_from ?? "?"} → ${ev.travel_to ?? "?"}`);
+        parts.push(`travel ${ev.travel_from ?? "?"} → ${ev.travel_to ?? "?"}${x}`);
         break;
       case "invalid":
-        parts.push(`invalid ${actionName(ev.action_name)} (held instead)`);
+        parts.push(`invalid ${actionName(ev.action_name)}${x} (held instead)`);
         break;
       case "decoy_used":
-        parts.push("decoy used");
+        parts.push(`decoy used${x}`);
         break;
       case "cash_out":
         parts.push("cashed out");
@@ -108,10 +140,71 @@ export function describeEvents(ev: RawEvents): string {
         parts.push("time up");
         break;
       default:
-        parts.push(name.replace(/_/g, " "));
+        parts.push(name.replace(/_/g, " ") + x);
     }
   }
   return parts.join(", ") || "–";
+}
+
+/** One line of the event log: the newest step it stands for (`key`, `tick`), and when it
+ * stands for several alike steps in a row, how many and the tick of the first. */
+export interface LogLine {
+  key: number;
+  tick: number;
+  text: string;
+  count?: number;
+  firstTick?: number;
+}
+
+/** A notable step for the log: its frame or step index, tick and events. */
+export interface LogEntry {
+  key: number;
+  tick: number;
+  events: RawEvents;
+}
+
+const SUMMED = ["sale_units", "sale_revenue", "purchase_cost", "mined_units", "fracture_damage", "overheat_damage",
+  "hazard_damage", "pirate_damage", "pirate_loss"] as const;
+
+/** What makes two steps "the same event" for the log: the same events, and for a sale the same
+ * commodity, for a purchase or an invalid action the same action, for a scan the same kind. */
+export function logGroup(ev: RawEvents): string {
+  const names = ev.names.filter((n) => n !== "travel" && n !== "mine");
+  const detail = [
+    names.includes("sale") ? `c${ev.sale_commodity ?? 0}` : "",
+    names.includes("purchase") ? String(ev.applied_action_name ?? "") : "",
+    names.includes("invalid") ? String(ev.action_name ?? "") : "",
+    names.includes("scan") ? `k${ev.scan_kind ?? 0}` : "",
+  ];
+  return [...names, ...detail].join("|");
+}
+
+/**
+ * The event log, newest first: runs of alike steps in a row (logGroup) become one line with
+ * the count and the summed amounts ("sold ×12 41.2 PGE for +5,400 cr", "t310–t352"), as the
+ * map's labels aggregate. `entries` newest first; at most `max` lines.
+ */
+export function groupLog(entries: LogEntry[], max: number): LogLine[] {
+  const lines: LogLine[] = [];
+  let i = 0;
+  while (i < entries.length && lines.length < max) {
+    const head = entries[i];
+    const group = logGroup(head.events);
+    const summed: RawEvents = { ...head.events };
+    let j = i + 1;
+    while (j < entries.length && logGroup(entries[j].events) === group) {
+      for (const k of SUMMED) {
+        const v = entries[j].events[k];
+        if (typeof v === "number") summed[k] = (summed[k] ?? 0) + v;
+      }
+      j++;
+    }
+    const count = j - i;
+    lines.push({ key: head.key, tick: head.tick, text: describeEvents(summed, count),
+                 ...(count > 1 ? { count, firstTick: entries[j - 1].tick } : {}) });
+    i = j;
+  }
+  return lines;
 }
 
 /** Window metrics shown on the summary card and the analytics page: key, label, how to print. */

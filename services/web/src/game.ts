@@ -71,12 +71,18 @@ export const A = {
   SELL0: 43, BUY_FUEL0: 61, BUY_KIT: 64, BUY_STABILIZER: 65, BUY_DECOY: 66, OVERHAUL: 67, CASH_OUT: 68,
 } as const;
 
-/** Keyboard shortcuts of the play page: key (KeyboardEvent.key, lower case) -> action. */
+/** People count neighbor and asteroid slots from 1, as /api/meta's action labels do
+ * ("Travel 1" is neighbor slot 0, on key 1): the map and the reasons use this too. */
+export const SLOT_BASE = 1;
+
+/** Keyboard shortcuts of the play page: key (KeyboardEvent.key, lower case) -> action.
+ * The number keys travel: key 1 is "Travel 1" (neighbor slot 0). */
 export const PLAY_KEYS: Record<string, number> = {
-  "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5,
+  "1": A.TRAVEL0, "2": A.TRAVEL0 + 1, "3": A.TRAVEL0 + 2, "4": A.TRAVEL0 + 3, "5": A.TRAVEL0 + 4, "6": A.TRAVEL0 + 5,
   h: A.HOLD, e: A.BURN, w: A.WIDE_SCAN, f: A.FOCUSED_SCAN, g: A.DEEP_SCAN, l: A.LISTEN,
   z: A.MINE0, x: A.MINE0 + 1, c: A.MINE0 + 2, t: A.STABILIZE,
-  r: A.REFINE, o: A.COOLDOWN, "0": A.COOLDOWN, // the letter O, and zero for those who read it so m: A.TOOL_MAINT, p: A.HULL_PATCH,
+  r: A.REFINE, o: A.COOLDOWN, "0": A.COOLDOWN, // the letter O, and zero for those who read it so
+  m: A.TOOL_MAINT, p: A.HULL_PATCH,
   k: A.DOCK, u: A.BUY_FUEL0 + 1, b: A.BUY_KIT, v: A.OVERHAUL,
   "!": A.SELL0 + 2, "@": A.SELL0 + 5, "#": A.SELL0 + 8, $: A.SELL0 + 11, "%": A.SELL0 + 14, "^": A.SELL0 + 17,
   q: A.CASH_OUT,
@@ -87,8 +93,7 @@ export const KEY_OF_ACTION: Record<number, string> = Object.fromEntries(
     : k === "#" ? "⇧3" : k === "$" ? "⇧4" : k === "%" ? "⇧5" : k === "^" ? "⇧6" : k]),
 );
 
-/** The actions' names, /api/meta's (setActionNames); until it answers, the contract's own
- * (shared/SPEC.md), which the server sends too. Every label on the page comes from these. */
+/** The contract's action names by index (shared/SPEC.md; /api/meta sends the same). */
 export const ACTION_NAMES: string[] = [
   ...[0, 1, 2, 3, 4, 5].map((k) => `TRAVEL_${k}`), "HOLD_DRIFT", "EMERGENCY_BURN", "WIDE_SCAN", "FOCUSED_SCAN",
   "DEEP_SCAN", "PASSIVE_THREAT_LISTEN", ...Array.from({ length: 16 }, (_, k) => `SELECT_ASTEROID_${k}`),
@@ -99,26 +104,37 @@ export const ACTION_NAMES: string[] = [
   "FULL_REPAIR_OVERHAUL", "CASH_OUT",
 ];
 
-/** Adopt the server's action names (from /api/meta). */
-export function setActionNames(actions: { index: number; name: string }[]): void {
-  for (const a of actions) if (a.index >= 0 && a.index < ACTION_NAMES.length) ACTION_NAMES[a.index] = a.name;
+/** The actions as people read them, by index: /api/meta's `action_labels` ("Travel 1",
+ * "Select asteroid 3", "Sell PGE 25%"). Every label on the page comes from these; the app
+ * loads them (setVocabulary) before it draws a page. */
+export const ACTION_LABELS: string[] = [];
+const LABEL_OF_NAME = new Map<string, string>();
+
+/** Adopt the server's vocabulary (from /api/meta): its action names and their labels. */
+export function setVocabulary(meta: { actions: { index: number; name: string }[]; action_labels: string[] }): void {
+  for (const a of meta.actions) if (a.index >= 0 && a.index < N_ACTIONS) ACTION_NAMES[a.index] = a.name;
+  ACTION_LABELS.length = 0;
+  LABEL_OF_NAME.clear();
+  meta.action_labels.forEach((label, i) => {
+    ACTION_LABELS.push(label);
+    LABEL_OF_NAME.set(ACTION_NAMES[i], label);
+  });
 }
 
-/** An action name for people, the one vocabulary of the page: "MINE_CONSERVATIVE" ->
- * "Mine conservative", "SELL_PGE_25" -> "Sell PGE 25%", "TRAVEL_0" -> "Travel 0". */
+export function vocabularyReady(): boolean {
+  return ACTION_LABELS.length === N_ACTIONS;
+}
+
+/** The label of an action given by its contract name ("TRAVEL_0" -> "Travel 1"), as the replay
+ * files and the engine's events name them; a word that is no action ("start") reads as itself. */
 export function humanAction(name: string | null | undefined): string {
   if (!name) return "–";
-  const sell = /^SELL_(.+)_(\d+)$/.exec(name);
-  if (sell) return `Sell ${COMMODITY_LABEL[sell[1].toLowerCase()] ?? sell[1].toLowerCase()} ${sell[2]}%`;
-  const jettison = /^JETTISON_(.+)$/.exec(name);
-  if (jettison) return `Jettison ${COMMODITY_LABEL[jettison[1].toLowerCase()] ?? jettison[1].toLowerCase()}`;
-  const words = name.toLowerCase().split("_");
-  return words.map((w, i) => (i === 0 ? w[0].toUpperCase() + w.slice(1) : w)).join(" ");
+  return LABEL_OF_NAME.get(name) ?? name.toLowerCase().replace(/_/g, " ");
 }
 
-/** An action's label (its /api/meta name, humanized); a travel says where it goes when the state is known. */
+/** An action's label (/api/meta's); a travel says where it goes when the state is known. */
 export function actionLabel(index: number, state?: RawState | null): string {
-  const name = humanAction(ACTION_NAMES[index] ?? `ACTION_${index}`);
+  const name = ACTION_LABELS[index] ?? humanAction(ACTION_NAMES[index] ?? `ACTION_${index}`);
   if (index < 6 && state) {
     const node = neighborOf(state, index);
     if (node) return `${name} → node ${node.id} (${node.time}t)`;
@@ -146,14 +162,14 @@ export function invalidReason(action: number, state: RawState): string | null {
   const needSelection = "no asteroid is selected (select one first)";
   const needStation = "only at the station";
   if (action < 0 || action >= N_ACTIONS || !Number.isInteger(action)) return `there is no action ${action} (0..68)`;
-  if (action < 6) return neighborOf(state, action) ? null : `this node has no neighbor in slot ${action + 1}`;
+  if (action < 6) return neighborOf(state, action) ? null : `this node has no neighbor in slot ${action + SLOT_BASE}`;
   if (action === A.BURN) return s.fuel > 0 ? null : "no fuel left";
   if (action === A.WIDE_SCAN) return atStation ? "wide scans work at a cluster or hazard node, not at the station" : null;
   if (action === A.FOCUSED_SCAN || action === A.DEEP_SCAN) return selected ? null : needSelection;
   if (action >= A.SELECT0 && action < A.MINE0) {
     const a = state.asteroids.find((x) => x.slot === action - A.SELECT0);
-    if (!a) return `there is no asteroid in slot ${action - A.SELECT0} here`;
-    return a.depletion >= 1 ? `asteroid ${a.slot} is depleted` : null;
+    if (!a) return `there is no asteroid in slot ${action - A.SELECT0 + SLOT_BASE} here`;
+    return a.depletion >= 1 ? `asteroid ${a.slot + SLOT_BASE} is depleted` : null;
   }
   if (action >= A.MINE0 && action < A.STABILIZE) return selected ? null : needSelection;
   if (action === A.STABILIZE) {

@@ -4,16 +4,15 @@
 // frames are fetched when the playhead nears them (and the one after, ahead of
 // time), decoded, and evicted least-recently-used beyond MAX_PAGES. A background
 // pass walks every page once to fill the Series (timeline, jump-to-event) and the
-// event notes, keeping no states. Memory is therefore bounded by MAX_PAGES pages
+// notable frames' events, keeping no states. Memory is therefore bounded by MAX_PAGES pages
 // plus one Series, whatever the replay's length or how long it plays.
 //
 // The very first frames come in a small request of their own (HEAD_SIZE) beside the
 // first full page, so the replay starts before a whole page has been built and sent.
 
 import { decodeFrame, type Frame, Series } from "./decode";
-import { describeEvents } from "./format";
 import { NOTABLE_MASK } from "./game";
-import type { FramePage } from "./types";
+import type { FramePage, RawEvents } from "./types";
 
 export const PAGE_SIZE = 250;
 export const MAX_PAGES = 4;
@@ -23,8 +22,8 @@ export type FetchPage = (offset: number, limit: number) => Promise<FramePage>;
 
 export class ReplayFrames {
   readonly series: Series;
-  /** One line per notable frame (sales, pirates, fractures ...), by frame index. */
-  readonly notes = new Map<number, string>();
+  /** The events of every notable frame (sales, pirates, fractures ...), by frame index: the event log's. */
+  readonly notable = new Map<number, RawEvents>();
   private pages = new Map<number, Frame[]>(); // page number -> frames; Map order is the LRU order
   private inflight = new Map<number, Promise<Frame[]>>();
   private closed = false;
@@ -95,7 +94,7 @@ export class ReplayFrames {
       const frames = body.frames.map(decodeFrame);
       for (const frame of frames) {
         this.series.set(frame.index, frame);
-        if (frame.events.flags & NOTABLE_MASK) this.notes.set(frame.index, describeEvents(frame.events));
+        if (frame.events.flags & NOTABLE_MASK) this.notable.set(frame.index, frame.events);
       }
       return frames;
     });

@@ -3,7 +3,7 @@
 // Pure drawing: (context, size, graph, view, effects, time) in, pixels out.
 
 import type { Graph, View } from "./decode";
-import { COMMODITIES, COMMODITY_COLOR } from "./game";
+import { COMMODITIES, COMMODITY_COLOR, SLOT_BASE } from "./game";
 import { credits } from "./format";
 import { type SpriteKey, sprite } from "./assets";
 
@@ -329,6 +329,7 @@ function drawMap(ctx: CanvasRenderingContext2D, r: Rect, graph: Graph, view: Vie
     const f = effectProgress(e, now);
     if (e.kind === "sale" || e.kind === "purchase") {
       const y = sty - 24 - 16 * f - (e.kind === "purchase" ? 16 : 0); // sales and purchases on their own lines
+      if (e.kind === "sale") drawSprite(ctx, "fx.sale", stx, sty, 16 + 14 * f, f * Math.PI, 0.9 * (1 - f * 0.7));
       labels.place(effectText(e), [[stx, y], [stx, y - 16]], e.kind === "sale" ? C.good : C.warn, 13, 100);
     } else if (e.kind === "dock") {
       drawSprite(ctx, "fx.dock", stx, sty, 28 + 16 * f, 0, 0.8 * (1 - f));
@@ -406,7 +407,8 @@ function drawAsteroid(ctx: CanvasRenderingContext2D, a: RawAsteroid, x: number, 
       ctx.stroke();
     }
   }
-  label(ctx, spent ? `${a.slot} spent` : String(a.slot), x, y + r + 16, a.selected ? "#fff" : C.dim, 10);
+  const number = a.slot + SLOT_BASE; // as "Select asteroid N" counts them
+  label(ctx, spent ? `${number} spent` : String(number), x, y + r + 16, a.selected ? "#fff" : C.dim, 10);
 }
 
 const ENDINGS: EffectKind[] = ["destroyed", "stranded", "cash_out", "time_up"];
@@ -463,6 +465,19 @@ function drawField(ctx: CanvasRenderingContext2D, r: Rect, graph: Graph, view: V
       case "scan": {
         const [tx, ty] = e.scanKind === 1 || !target ? [cx, cy] : target;
         const reach = e.scanKind === 1 ? Math.min(r.w, r.h) * 0.5 : size * 2.2;
+        if (e.scanKind === 1 || !target) {
+          // a wide scan: short beams sweeping out from the ship in every direction
+          for (let i = 0; i < 6; i++) {
+            const a = (i / 6) * Math.PI * 2 + f * 0.6;
+            const d = 18 + reach * 0.6 * f;
+            drawSprite(ctx, "beam.scan", cx + Math.cos(a) * d, cy + Math.sin(a) * d, 14, a + Math.PI / 2, 0.8 * (1 - f));
+          }
+        } else {
+          // a focused or deep scan: the beam from the ship to the selected asteroid
+          const beam = Math.hypot(tx - cx, ty - cy);
+          drawSprite(ctx, "beam.scan", (cx + tx) / 2, (cy + ty) / 2, Math.max(8, beam - 20),
+                     Math.atan2(ty - cy, tx - cx) + Math.PI / 2, 0.85 * (1 - f));
+        }
         ctx.strokeStyle = `rgba(120,200,255,${1 - f})`;
         ctx.lineWidth = 2;
         ctx.beginPath();
@@ -476,7 +491,7 @@ function drawField(ctx: CanvasRenderingContext2D, r: Rect, graph: Graph, view: V
           ctx.strokeStyle = `rgba(255,220,120,${0.9 - 0.6 * f})`;
           ctx.lineWidth = 3;
           ctx.setLineDash([6, 4]);
-          ctx.lineDashOffset = -now / 20;
+          ctx.lineDashOffset = motion.reduced ? 0 : -now / 20; // reduced motion: the beam stands still
           ctx.beginPath();
           ctx.moveTo(cx, cy);
           ctx.lineTo(target[0], target[1]);
@@ -486,6 +501,7 @@ function drawField(ctx: CanvasRenderingContext2D, r: Rect, graph: Graph, view: V
         break;
       case "fracture": {
         const [tx, ty] = target ?? [cx, cy];
+        drawSprite(ctx, "fx.fracture", tx, ty, size * (1.6 + 2.4 * f), f * 2, 1 - f);
         ctx.strokeStyle = `rgba(255,140,60,${1 - f})`;
         ctx.lineWidth = 2;
         for (let i = 0; i < 10; i++) {

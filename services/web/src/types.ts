@@ -151,6 +151,15 @@ export interface FramePage {
   frames: RawFrame[];
 }
 
+/** /api/meta's "pretrained": the served model and the run it was trained in (registered as a run
+ * of its own by `prospector train --pretrained register`); older APIs send only the name. */
+export interface PretrainedModel {
+  name: string;
+  run_id?: string | null;
+  window_id?: number | null;
+  env_steps?: number | null;
+}
+
 export interface MetaAction { index: number; name: string; group: string }
 
 export interface Meta {
@@ -163,6 +172,10 @@ export interface Meta {
   event_names: string[];
   metric_names: string[];
   env_config_default: Record<string, unknown>;
+  /** the actions as people read them, by index ("Travel 1" is TRAVEL_0, on key 1) */
+  action_labels: string[];
+  /** the pretrained agent that can suggest actions on /play (null: none on this server) */
+  pretrained?: PretrainedModel | null;
 }
 
 export interface Session {

@@ -90,3 +90,62 @@ describe("input", () => {
     expect(parseSeed("9007199254740992")).toBe("invalid");
   });
 });
+
+describe("chart tick labels", () => {
+  it("are distinct on a very flat chart, with the decimals the spacing needs", async () => {
+    const { tickLabels } = await import("../src/format");
+    // what uPlot gives for a metric that stays near 3.08 (the "3.08 3.08" of issue 15)
+    const flat = [3.0805, 3.081, 3.0815, 3.082];
+    expect(flat.map((v) => compact(v))).toContain("3.08"); // the plain labels repeat ...
+    const labels = tickLabels(flat);
+    expect(new Set(labels).size).toBe(flat.length); // ... these do not
+    expect(labels).toEqual(["3.0805", "3.0810", "3.0815", "3.0820"]);
+  });
+
+  it("keep the plain format when it already tells ticks apart", async () => {
+    const { tickLabels } = await import("../src/format");
+    expect(tickLabels([0, 500, 1000, 1500])).toEqual(["0", "500", "1.00k", "1.50k"]);
+    expect(tickLabels([0.2, 0.4], percent)).toEqual(["20%", "40%"]);
+  });
+
+  it("keep the unit of large numbers and percents", async () => {
+    const { tickLabels } = await import("../src/format");
+    expect(tickLabels([1.2341e6, 1.2342e6, 1.2343e6])).toEqual(["1.2341M", "1.2342M", "1.2343M"]);
+    expect(tickLabels([0.501, 0.502, 0.503], percent)).toEqual(["50.1%", "50.2%", "50.3%"]);
+    expect(tickLabels([0.12341, 0.12342])).toEqual(["0.12341", "0.12342"]);
+    expect(tickLabels([-0.00001, 0, 0.00001, 0.00002].map((v) => 0.5 + v))).toEqual(["0.49999", "0.50000", "0.50001", "0.50002"]);
+  });
+});
+
+describe("the event log", () => {
+  const sale = (key: number, units: number, revenue: number, commodity = 3) =>
+    ({ key, tick: key * 2, events: { names: ["sale"], flags: 512, sale_units: units, sale_commodity: commodity, sale_revenue: revenue } });
+
+  it("groups alike events in a row into one line with the count and the summed amounts", async () => {
+    const { groupLog } = await import("../src/format");
+    // newest first: twelve PGE sales in a row, then (older) a fracture
+    const entries = [
+      ...Array.from({ length: 12 }, (_, i) => sale(40 - i, 1.5, 100.5)),
+      { key: 10, tick: 20, events: { names: ["fracture"], flags: 8, fracture_damage: 4 } },
+    ];
+    const lines = groupLog(entries, 10);
+    expect(lines).toHaveLength(2);
+    expect(lines[0].text).toBe("sold ×12 18 PGE for +1,206 cr");
+    expect(lines[0]).toMatchObject({ key: 40, tick: 80, count: 12, firstTick: 58 });
+    expect(lines[1].text).toBe("fracture! hull -4");
+    expect(lines[1].count).toBeUndefined();
+  });
+
+  it("keeps apart what differs: another commodity, another purchase, events in between", async () => {
+    const { groupLog } = await import("../src/format");
+    const buy = (key: number, name: string) =>
+      ({ key, tick: key, events: { names: ["purchase"], flags: 1024, applied_action_name: name, purchase_cost: 50 } });
+    const lines = groupLog([sale(9, 1, 10, 0), sale(8, 1, 10, 3), sale(7, 1, 10, 3), buy(6, "BUY_REPAIR_KIT"),
+                            buy(5, "BUY_FUEL_MEDIUM"), buy(4, "BUY_FUEL_MEDIUM"), sale(3, 1, 10, 3)], 10);
+    expect(lines.map((l) => l.text)).toEqual([
+      "sold 1 Iron for +10 cr", "sold ×2 2 PGE for +20 cr", "Buy repair kit for 50 cr", "Buy fuel medium ×2 for 100 cr",
+      "sold 1 PGE for +10 cr",
+    ]);
+    expect(groupLog([sale(9, 1, 10), sale(8, 1, 10), sale(7, 1, 10)], 1)).toHaveLength(1);
+  });
+});

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { actionName } from "../src/format";
-import { A, actionLabel, EVENT_BIT, eventNames, GAUGES, gaugeWarn, invalidReason, KEY_OF_ACTION, PLAY_KEYS, setActionNames } from "../src/game";
+import { A, ACTION_NAMES, actionLabel, EVENT_BIT, eventNames, GAUGES, gaugeWarn, invalidReason, KEY_OF_ACTION, PLAY_KEYS, setVocabulary } from "../src/game";
+import { META_ACTION_LABELS } from "./setup";
 import { rawState } from "./fixtures";
 
 const gauge = (key: string) => GAUGES.find((g) => g.key === key)!;
@@ -22,10 +23,10 @@ describe("gauges and events", () => {
 describe("actions", () => {
   it("labels actions, travel with the neighbor and its travel time", () => {
     const s = rawState();
-    expect(actionLabel(0, s)).toBe("Travel 0 → node 1 (3t)");
-    expect(actionLabel(3, s)).toBe("Travel 3");
+    expect(actionLabel(0, s)).toBe("Travel 1 → node 1 (3t)");
+    expect(actionLabel(3, s)).toBe("Travel 4");
     expect(actionLabel(A.SELL0 + 3 * 3 + 2)).toBe("Sell PGE 100%");
-    expect(actionLabel(A.JETTISON0 + 4)).toBe("Jettison Rare isotopes");
+    expect(actionLabel(A.JETTISON0 + 4)).toBe("Jettison rare isotopes");
     expect(actionLabel(A.CASH_OUT)).toBe("Cash out");
   });
 
@@ -33,9 +34,30 @@ describe("actions", () => {
     expect(actionLabel(A.MINE0)).toBe("Mine conservative");
     expect(actionName("MINE_CONSERVATIVE")).toBe(actionLabel(A.MINE0));
     expect(actionName("TRAVEL_1")).toBe(actionLabel(1));
-    setActionNames([{ index: A.MINE0, name: "MINE_GENTLY" }]);
+    // the labels are the server's, whatever they say
+    const actions = ACTION_NAMES.map((name, index) => ({ index, name }));
+    setVocabulary({ actions, action_labels: META_ACTION_LABELS.map((l, i) => (i === A.MINE0 ? "Mine gently" : l)) });
     expect(actionLabel(A.MINE0)).toBe("Mine gently");
-    setActionNames([{ index: A.MINE0, name: "MINE_CONSERVATIVE" }]);
+    expect(actionName("MINE_CONSERVATIVE")).toBe("Mine gently");
+    setVocabulary({ actions, action_labels: META_ACTION_LABELS });
+  });
+
+  it("numbers slots the same way in keys, labels, replay events and reasons: key 1 is Travel 1", () => {
+    const s = rawState();
+    expect(PLAY_KEYS["1"]).toBe(A.TRAVEL0);
+    expect(KEY_OF_ACTION[A.TRAVEL0]).toBe("1");
+    expect(actionLabel(PLAY_KEYS["1"])).toBe("Travel 1");
+    expect(actionName("TRAVEL_0")).toBe("Travel 1"); // a replay's frame names the action TRAVEL_0
+    for (let k = 1; k <= 6; k++) expect(actionLabel(PLAY_KEYS[String(k)])).toBe(`Travel ${k}`);
+    expect(actionLabel(A.SELECT0)).toBe("Select asteroid 1");
+    expect(invalidReason(A.TRAVEL0 + 2, s)).toBe("this node has no neighbor in slot 3");
+    expect(invalidReason(A.SELECT0 + 7, s)).toBe("there is no asteroid in slot 8 here");
+  });
+
+  it("binds the maintenance keys m and p", () => {
+    expect(PLAY_KEYS["m"]).toBe(A.TOOL_MAINT);
+    expect(PLAY_KEYS["p"]).toBe(A.HULL_PATCH);
+    expect(KEY_OF_ACTION[A.HULL_PATCH]).toBe("p");
   });
 
   it("does not mistake the letter o for zero", () => {
@@ -73,7 +95,7 @@ describe("actions", () => {
     expect(invalidReason(A.MINE0 + 2, field)).toBeNull();
     expect(invalidReason(A.STABILIZE, field)).toMatch(/no stabilizers/);
     expect(invalidReason(A.SELECT0 + 4, field)).toMatch(/depleted/);
-    expect(invalidReason(A.SELECT0 + 7, field)).toMatch(/no asteroid in slot 7/);
+    expect(invalidReason(A.SELECT0 + 7, field)).toMatch(/no asteroid in slot 8/);
     expect(invalidReason(A.HULL_PATCH, field)).toMatch(/no repair kits/);
     expect(invalidReason(A.DOCK, field)).toMatch(/only at the station/);
   });

@@ -4,7 +4,7 @@ import { sparkPoints } from "../src/components/Sparkline";
 import { pageOf } from "../src/router";
 import { alignRuns, alignWindows, configDiff, ema, isMarked } from "../src/pages/AnalyticsPage";
 import { fit } from "../src/components/Chart";
-import { sessionConfig } from "../src/pages/PlayPage";
+import { percentOf, sessionConfig } from "../src/pages/PlayPage";
 import { latestReplay, tagMatches } from "../src/pages/ReplayPage";
 import { replay, windowRow } from "./fixtures";
 
@@ -75,5 +75,14 @@ describe("plumbing", () => {
     expect(sparkPoints([2], 10, 10)).toBe("");
     expect(sparkPoints([null, null], 10, 10)).toBe("");
     expect(sparkPoints([5, 5], 10, 10)).toBe("1.0,9.0 9.0,9.0");
+  });
+});
+
+describe("the agent's suggestions on /play", () => {
+  it("print probabilities with the digits that tell small ones apart", () => {
+    expect(percentOf(0.6449)).toBe("64%");
+    expect(percentOf(0.054)).toBe("5.4%");
+    expect(percentOf(0.004)).toBe("<1%");
+    expect(percentOf(Number.NaN)).toBe("<1%");
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { describeEvents } from "../src/format";
 import { ReplayFrames } from "../src/replayFrames";
 import { fakePages } from "./fixtures";
 
@@ -37,7 +38,7 @@ describe("ReplayFrames", () => {
     expect(asked).toEqual([0, 10, 20, 30, 40]);
     expect(frames.series.filled).toBe(45);
     expect(frames.series.nextWith(0, 1 << 9)).toBe(12);
-    expect(frames.notes.get(30)).toBe("sold 10 PGE for +1,500 cr");
+    expect(describeEvents(frames.notable.get(30)!)).toBe("sold 10 PGE for +1,500 cr");
     expect(frames.cachedPages).toBe(1); // only the page asked for with ensure()
   });
 

@@ -60,3 +60,70 @@ describe("map labels", () => {
     expect(drawn.map(([t, x, y]) => `${t}@${x},${y}`)).toEqual(["25%@100,121", "7@130,121"]);
   });
 });
+
+describe("sprites of the effects", () => {
+  /** An Image that is loaded at once, and a 2D context that records the sprites drawn (by file). */
+  function fakeCanvas() {
+    (globalThis as Record<string, unknown>).Image = class {
+      complete = true; naturalWidth = 20; naturalHeight = 60; decoding = ""; src = ""; onerror: unknown = null;
+    };
+    const drawn: { file: string; x: number; y: number; w: number; alpha: number; angle: number }[] = [];
+    const state = { alpha: 1, angle: 0 };
+    const ctx = new Proxy({}, {
+      get(_t, prop) {
+        if (prop === "measureText") return (t: string) => ({ width: t.length * 6 });
+        if (prop === "rotate") return (a: number) => { state.angle = a; };
+        if (prop === "save") return () => { state.angle = 0; };
+        if (prop === "drawImage") {
+          return (img: { src: string }, x: number, y: number, w: number) =>
+            drawn.push({ file: img.src.split("/").pop()!, x, y, w, alpha: state.alpha, angle: state.angle });
+        }
+        return () => {};
+      },
+      set(_t, prop, value) {
+        if (prop === "globalAlpha") state.alpha = value;
+        return true;
+      },
+    }) as unknown as CanvasRenderingContext2D;
+    return { ctx, drawn };
+  }
+
+  async function drawWith(names: string[], extra: Record<string, number>, now: number) {
+    const { drawSector, effectsFor } = await import("../src/sector");
+    const raw = rawFrame(1);
+    raw.state.current_node = 1; // a cluster, with an asteroid selected
+    raw.state.selected_asteroid = 2;
+    raw.state.asteroids = [{ slot: 2, selected: true, composition: { iron: 1 }, stability: 0.5, depletion: 0, confidence: 0.5 }];
+    const view = decodeFrame(raw).view;
+    const graph = graphOf(raw.state.nodes);
+    const { ctx, drawn } = fakeCanvas();
+    const effects = effectsFor({ names, flags: 0, ...extra }, 1000);
+    drawSector(ctx, 900, 500, graph, view, effects, now); // the first draw starts the sprites' loads
+    drawn.length = 0;
+    drawSector(ctx, 900, 500, graph, view, effects, now);
+    return drawn;
+  }
+
+  it("draws the scan beam, the fracture and the sale sprites the manifest maps", async () => {
+    const files = (d: { file: string }[]) => new Set(d.map((x) => x.file));
+    expect(files(await drawWith(["scan"], { scan_kind: 2 }, 1200))).toContain("laserBlue08.png"); // beam.scan, focused
+    expect((await drawWith(["scan"], { scan_kind: 1 }, 1200)).filter((x) => x.file === "laserBlue08.png")).toHaveLength(6); // wide
+    expect(files(await drawWith(["fracture"], { fracture_damage: 3 }, 1200))).toContain("star1.png"); // fx.fracture
+    expect(files(await drawWith(["sale"], { sale_revenue: 50, sale_units: 1, sale_commodity: 0 }, 1200))).toContain("star1.png"); // fx.sale
+    expect(files(await drawWith([], {}, 1200))).not.toContain("laserBlue08.png");
+  });
+
+  it("draws them still under reduced motion: the same picture at any time of the effect", async () => {
+    const { motion } = await import("../src/sector");
+    const moving = [await drawWith(["scan", "fracture"], { scan_kind: 2 }, 1100), await drawWith(["scan", "fracture"], { scan_kind: 2 }, 1500)];
+    expect(moving[0]).not.toEqual(moving[1]);
+    motion.reduced = true;
+    try {
+      const still = [await drawWith(["scan", "fracture"], { scan_kind: 2 }, 1100), await drawWith(["scan", "fracture"], { scan_kind: 2 }, 1500)];
+      expect(still[0]).toEqual(still[1]);
+      expect(still[0].some((x) => x.file === "laserBlue08.png" && x.alpha > 0)).toBe(true); // still visible
+    } finally {
+      motion.reduced = false;
+    }
+  });
+});

@@ -1,20 +1,69 @@
-"""The game's vocabulary: actions and groups, observation layout, commodities, spec version."""
+"""The game's vocabulary: actions and groups, observation layout, commodities, spec version.
+
+`action_labels` are the actions as people read them, the one vocabulary of the page
+(buttons, key help, the current action, replay events, the policy panel). Slots count
+from 1 there, as the page's number keys do: action 0 (TRAVEL_0, neighbor slot 0) is
+"Travel 1" on key 1, and SELECT_ASTEROID_0 is "Select asteroid 1". `name` stays the
+contract's (SPEC.md), 0-based like the action indices.
+
+`pretrained` is the model of /api/play/sessions/{id}/suggest, or null: its name and where it
+came from (the run and window it was trained in, from its file's header), so the page can tell
+the pretrained agent's run (`prospector train --pretrained register`) from the others.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from pydantic import Field
 from prospector import spec
 
-from ..schemas import ActionOut, Meta
+from ..pretrained import Pretrained
+from ..schemas import ActionOut, Meta, PretrainedOut
 
 router = APIRouter(tags=["meta"])
+
+SLOT_BASE = 1  # people count neighbor and asteroid slots from 1 (the keys 1..6 travel to slots 0..5)
+_COMMODITY_WORDS = {"pge": "PGE"}
+
+
+class PretrainedMetaOut(PretrainedOut):
+    run_id: str | None = Field(default=None, description="the run the model was trained in (its registered run)")
+    window_id: int | None = Field(default=None, description="the training window of its checkpoint")
+    env_steps: int | None = Field(default=None, description="env steps of training behind it")
+
+
+class MetaOut(Meta):
+    action_labels: list[str]  # by action index: "Travel 1", "Select asteroid 3", "Sell PGE 25%", "Hold drift"
+    pretrained: PretrainedMetaOut | None = Field(
+        default=None, description="the model that answers /api/play/sessions/{id}/suggest and the run it came "
+                                  "from; null when none is served")
+
+
+def _commodity(c: int) -> str:
+    name = spec.COMMODITIES[c]
+    return _COMMODITY_WORDS.get(name, name.replace("_", " "))
+
+
+def action_label(index: int) -> str:
+    """The action as people read it (see the module doc): slots from SLOT_BASE, words not codes."""
+    if spec.A_TRAVEL0 <= index < spec.A_TRAVEL0 + spec.MAX_NEIGHBORS:
+        return f"Travel {index - spec.A_TRAVEL0 + SLOT_BASE}"
+    if spec.A_SELECT0 <= index < spec.A_SELECT0 + spec.MAX_ASTEROIDS:
+        return f"Select asteroid {index - spec.A_SELECT0 + SLOT_BASE}"
+    if spec.A_JETTISON0 <= index < spec.A_JETTISON0 + spec.N_COMMODITIES:
+        return f"Jettison {_commodity(index - spec.A_JETTISON0)}"
+    if spec.A_SELL0 <= index < spec.A_SELL0 + 3 * spec.N_COMMODITIES:
+        c, b = divmod(index - spec.A_SELL0, 3)
+        return f"Sell {_commodity(c)} {spec.SELL_BUCKETS[b]}%"
+    words = spec.ACTION_NAMES[index].lower().replace("_", " ")
+    return words[0].upper() + words[1:]
 
 
 def _span(s: slice) -> list[int]:
     return [s.start, s.stop]
 
 
-def build_meta() -> Meta:
+def build_meta() -> MetaOut:
     layout = {
         "sections": {"ship": _span(spec.OBS_SHIP), "neighbors": _span(spec.OBS_NEIGHBORS),
                      "asteroids": _span(spec.OBS_ASTEROIDS), "market": _span(spec.OBS_MARKET)},
@@ -38,7 +87,7 @@ def build_meta() -> Meta:
                    "inventory": _span(spec.OBS_INVENTORY),
                    "inventory_commodities": [spec.COMMODITIES[c] for c in spec.OBS_INVENTORY_COMMODITIES]},
     }
-    return Meta(
+    return MetaOut(
         spec_version=spec.SPEC_VERSION,
         n_actions=spec.N_ACTIONS,
         obs_dim=spec.OBS_DIM,
@@ -51,12 +100,31 @@ def build_meta() -> Meta:
         event_names=list(spec.EVENT_NAMES),
         metric_names=list(spec.METRIC_NAMES),
         env_config_default=spec.EnvConfig().to_dict(),
+        action_labels=[action_label(i) for i in range(spec.N_ACTIONS)],
     )
 
 
 _META = build_meta()
 
 
-@router.get("/api/meta", response_model=Meta, summary="Action names and groups, observation layout, commodities")
-def get_meta() -> Meta:
-    return _META
+@router.get("/api/meta", response_model=MetaOut,
+            summary="Action names, labels and groups, observation layout, commodities")
+def get_meta(request: Request) -> MetaOut:
+    return _META.model_copy(update={"pretrained": pretrained_meta(request.app.state.resources.pretrained)})
+
+
+def pretrained_meta(model: Pretrained) -> PretrainedMetaOut | None:
+    """The "pretrained" of /api/meta: the served model's name, and its run_id, window_id and
+    env_steps from its file's header (null where the header lacks them); None when none is served."""
+    out = model.meta()
+    if out is None:
+        return None
+    header = model.policy.header
+
+    def whole(key: str) -> int | None:
+        value = header.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    run_id = header.get("run_id")
+    return PretrainedMetaOut(**out.model_dump(), run_id=run_id if isinstance(run_id, str) else None,
+                             window_id=whole("window_id"), env_steps=whole("env_steps"))

@@ -13,7 +13,9 @@ layer in front of the app, serves a step whose request is plainly well formed
 and hands everything else, untouched, to the route below, which stays the one
 that documents the endpoint and answers every malformed request (422). Both
 call the same store and serialize the same reply, and a session error (404,
-410, 409, 503) is answered by the same `play_error_response`.
+410, 409, 503) is answered by the same `play_error_response`. A suggestion
+(POST .../suggest, no body), which the page may ask for on every step, takes
+the same fast path when its path is well formed (`_suggest_reply` serves both).
 """
 
 from __future__ import annotations
@@ -29,7 +31,17 @@ from prospector.spec import EnvConfig
 
 from ..deps import MetricsDep, StoreDep, get_resources
 from ..limits import client_key
-from ..schemas import CloseOut, CreateSessionIn, ErrorOut, ResetIn, SessionIdPath, SessionOut, StepIn, StepOut
+from ..schemas import (
+    CloseOut,
+    CreateSessionIn,
+    ErrorOut,
+    ResetIn,
+    SessionIdPath,
+    SessionOut,
+    StepIn,
+    StepOut,
+    SuggestionOut,
+)
 from ..sessions import (
     SESSION_ID_RE,
     ClientLimited,
@@ -140,6 +152,35 @@ async def reset(request: Request, session_id: SessionIdPath, store: StoreDep, bo
     return FastJSON((await store.reset(session_id, body.seed, config, _options(body))).session_dict())
 
 
+_SUGGEST_ERRORS = {
+    **_SESSION_ERRORS, **_TOO_MANY_STEPS,
+    503: {"model": ErrorOut, "description": "no pretrained model is served here (the detail says why), or the "
+                                            "session store (Redis) is down"},
+}
+
+
+@router.post("/{session_id}/suggest", response_model=SuggestionOut, responses=_SUGGEST_ERRORS,
+             summary="What the pretrained model would do now: its likeliest action, its top 5 with their "
+                     "probabilities, its value estimate and entropy (the session is not changed; no body)")
+async def suggest(request: Request, session_id: SessionIdPath) -> Response:
+    return await _suggest_reply(get_resources(request), session_id, _client(request))
+
+
+async def _suggest_reply(resources: Any, session_id: str, client: str) -> Response:
+    """The answer to a suggestion (the route and the fast path)."""
+    model = resources.pretrained
+    if model.policy is None:
+        return JSONResponse({"detail": model.reason}, status_code=503)
+    try:
+        resources.limits.step(client)  # a suggestion costs about what a step does: it counts as one
+        observation, mask = await resources.store.observe(session_id)
+    except PlayError as exc:
+        return play_error_response(exc)
+    reply = model.suggest(observation, mask)
+    resources.metrics.suggestion_given("http")
+    return FastJSON(reply)
+
+
 @router.delete("/{session_id}", response_model=CloseOut, responses=_SESSION_ERRORS,
                summary="End the session and free its slot")
 async def close_session(session_id: SessionIdPath, store: StoreDep) -> JSONResponse:
@@ -151,6 +192,8 @@ async def close_session(session_id: SessionIdPath, store: StoreDep) -> JSONRespo
 
 _STEP_PREFIX, _STEP_SUFFIX = "/api/play/sessions/", "/step"
 _STEP_PATH_LENGTH = len(_STEP_PREFIX) + 32 + len(_STEP_SUFFIX)
+_SUGGEST_SUFFIX = "/suggest"
+_SUGGEST_PATH_LENGTH = len(_STEP_PREFIX) + 32 + len(_SUGGEST_SUFFIX)
 _STEP_FIELDS = {"action", "include_state", "include_observation"}
 
 
@@ -176,11 +219,21 @@ class StepFastPath:
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        # the documented step route: what MetricsMiddleware labels this request with, as for the route
+        # the documented routes: what MetricsMiddleware labels these requests with, as for the routes
         self.route = next(r for r in router.routes if getattr(r, "endpoint", None) is step)
+        self.suggest_route = next(r for r in router.routes if getattr(r, "endpoint", None) is suggest)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
+        if (scope["type"] == "http" and scope["method"] == "POST" and len(path) == _SUGGEST_PATH_LENGTH
+                and path.startswith(_STEP_PREFIX) and path.endswith(_SUGGEST_SUFFIX)
+                and SESSION_ID_RE.match(path[len(_STEP_PREFIX):-len(_SUGGEST_SUFFIX)])):
+            scope["route"] = self.suggest_route
+            resources = scope["app"].state.resources
+            reply = await _suggest_reply(resources, path[len(_STEP_PREFIX):-len(_SUGGEST_SUFFIX)],
+                                         client_key((scope.get("client") or (None,))[0]))
+            await reply(scope, receive, send)
+            return
         if (scope["type"] != "http" or scope["method"] != "POST" or len(path) != _STEP_PATH_LENGTH
                 or not path.startswith(_STEP_PREFIX) or not path.endswith(_STEP_SUFFIX)
                 or not SESSION_ID_RE.match(path[len(_STEP_PREFIX):-len(_STEP_SUFFIX)])

@@ -20,6 +20,8 @@ Every ID is validated (ids.py) before it reaches a query.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -114,15 +116,32 @@ def _replay_record(row: ReplayRow) -> ReplayRecord:
 # ---- the catalog ----------------------------------------------------------------------
 
 
+def _set_wal(cursor: Any, deadline_s: float = 30.0) -> None:
+    """PRAGMA journal_mode=WAL, waiting for a lock another process holds: switching a fresh
+    file's journal can answer "database is locked" at once, without the busy handler (two
+    services starting at once on a new catalog)."""
+    import sqlite3
+
+    start = time.monotonic()
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() - start > deadline_s:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # We issue BEGIN ourselves (below); the driver's implicit one is off.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-        cursor.execute("PRAGMA foreign_keys=ON")  # as PostgreSQL always does
         cursor.execute("PRAGMA busy_timeout=30000")
+        _set_wal(cursor)  # readers never block the writer
+        cursor.execute("PRAGMA foreign_keys=ON")  # as PostgreSQL always does
         cursor.close()
 
     @event.listens_for(engine, "begin")

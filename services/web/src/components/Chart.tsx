@@ -5,7 +5,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { compact } from "../format";
+import { compact, tickLabels } from "../format";
 
 export interface Marker {
   x: number; // window id
@@ -91,9 +91,12 @@ export function Chart({ title, xs, runs, markers, format = compact, range, metri
                 y: { range: range ? () => range : (_u, lo, hi) => fit(lo, hi) } },
       axes: [
         { stroke: "#8fa0cc", grid: { stroke: "#1d2a4d" }, ticks: { stroke: "#1d2a4d" }, label: xLabel, labelSize: 18,
-          values: (_u, vals) => vals.map((v) => (xLabel === "window" && !Number.isInteger(v) ? "" : compact(v))) },
+          values: (_u, vals) => {
+            const labels = tickLabels(vals, compact); // distinct even when zoomed in far
+            return vals.map((v, i) => (xLabel === "window" && !Number.isInteger(v) ? "" : labels[i]));
+          } },
         { stroke: "#8fa0cc", grid: { stroke: "#1d2a4d" }, ticks: { stroke: "#1d2a4d" }, size: 64,
-          values: (_u, vals) => vals.map((v) => format(v)) },
+          values: (_u, vals) => tickLabels(vals, format) }, // "3.081 3.082", never "3.08 3.08"
       ],
       legend: { live: true },
       cursor: { points: { size: 8 }, drag: { x: true, y: false, setScale: true } },

@@ -2,7 +2,7 @@
 // market prices with arrows and sparklines, the current action, and the event log.
 
 import type { View } from "../decode";
-import { actionName, credits, priceArrow, signed } from "../format";
+import { actionName, credits, type LogLine, priceArrow, signed } from "../format";
 import { CARGO_MAX, COMMODITIES, COMMODITY_COLOR, COMMODITY_LABEL, GAUGES, gaugeWarn } from "../game";
 import { Sparkline } from "./Sparkline";
 
@@ -113,11 +113,7 @@ export function ActionLine({ info, tickTestId }: { info: ActionInfo; tickTestId:
   );
 }
 
-export interface LogLine {
-  key: number;
-  tick: number;
-  text: string;
-}
+export type { LogLine };
 
 export function EventLog({ lines }: { lines: LogLine[] }) {
   return (
@@ -125,7 +121,11 @@ export function EventLog({ lines }: { lines: LogLine[] }) {
       <div class="row-head"><span>Events</span></div>
       <ol aria-live="off">
         {lines.length === 0 && <li class="muted">nothing notable yet</li>}
-        {lines.map((l) => <li key={l.key}><span class="muted">t{l.tick}</span> {l.text}</li>)}
+        {lines.map((l) => (
+          <li key={l.key} data-count={l.count ?? 1}>
+            <span class="muted">{l.count ? `t${l.firstTick}–${l.tick}` : `t${l.tick}`}</span> {l.text}
+          </li>
+        ))}
       </ol>
     </div>
   );

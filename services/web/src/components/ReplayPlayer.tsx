@@ -5,7 +5,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { type Frame, graphOf, initialFrame } from "../decode";
-import { parseTick } from "../format";
+import { groupLog, parseTick } from "../format";
 import { NOTABLE_MASK } from "../game";
 import { FPS_CHOICES, frameAtTick, Playback, REPLAY_KEYS, STRIDE_CHOICES } from "../playback";
 import { ReplayFrames } from "../replayFrames";
@@ -17,6 +17,8 @@ import { SectorCanvas } from "./SectorCanvas";
 import { Timeline } from "./Timeline";
 
 const SPARK_FRAMES = 120;
+const LOG_LINES = 10;
+const LOG_FRAMES = 400; // notable frames looked at for those lines
 
 function isTyping(target: EventTarget | null): boolean {
   const el = target as HTMLElement | null;
@@ -120,7 +122,9 @@ export function ReplayPlayer({ detail }: { detail: ReplayDetail }) {
   const series = frames.series;
   const pos = playback.position;
   const from = Math.max(0, pos - SPARK_FRAMES + 1);
-  const log = series.recentWith(pos, NOTABLE_MASK, 10).map((i) => ({ key: i, tick: series.t[i], text: frames.notes.get(i) ?? "" }));
+  // the last notable frames, alike ones in a row on one line ("sold ×12 ... +N cr")
+  const log = groupLog(series.recentWith(pos, NOTABLE_MASK, LOG_FRAMES)
+    .map((i) => ({ key: i, tick: series.t[i], events: frames.notable.get(i) ?? { names: [], flags: 0 } })), LOG_LINES);
 
   return (
     <div class="player" data-testid="replay-player">

@@ -7,6 +7,9 @@ import { playEventSounds, reducedMotion } from "../assets";
 import { drawSector, motion, type Effect, effectsFor, liveEffects, mergeEffects } from "../sector";
 import type { RawEvents } from "../types";
 
+/** A jump of more frames than this (or back) is a seek, not playback. */
+const SEEK_FRAMES = 64;
+
 interface Props {
   graph: Graph;
   view: View;
@@ -17,15 +20,18 @@ interface Props {
 
 export function SectorCanvas({ graph, view, frameKey, events, label }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const state = useRef({ graph, view, effects: [] as Effect[], dirty: true, width: 0, height: 0 });
+  const state = useRef({ graph, view, effects: [] as Effect[], dirty: true, width: 0, height: 0, frameKey });
 
-  // new frame: new effects
+  // new frame: new effects (after a seek, the effects of the frames left behind are dropped:
+  // they belong to another moment of the episode)
   useEffect(() => {
     const s = state.current;
     s.graph = graph;
     s.view = view;
     const now = performance.now();
-    s.effects = mergeEffects(liveEffects(s.effects, now), events ? effectsFor(events, now) : []);
+    const jumped = frameKey <= s.frameKey || frameKey - s.frameKey > SEEK_FRAMES;
+    s.frameKey = frameKey;
+    s.effects = mergeEffects(jumped ? [] : liveEffects(s.effects, now), events ? effectsFor(events, now) : []);
     s.dirty = true;
     if (events) playEventSounds(events.names);
   }, [graph, view, frameKey]);

@@ -6,6 +6,7 @@ import { api } from "../api";
 import { Chart, type Marker } from "../components/Chart";
 import { Problem } from "../components/Problem";
 import { chartableMetrics, compact, metricValue } from "../format";
+import { PRETRAINED_LABEL, runLabel, runName, usePretrained } from "../pretrained";
 import { navigate } from "../router";
 import type { Replay, Run, WindowRow } from "../types";
 
@@ -80,6 +81,7 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
   const [others, setOthers] = useState<WindowRow[][]>([]);
   const [replays, setReplays] = useState<Replay[]>([]);
   const [error, setError] = useState<unknown>(null);
+  const pretrainedId = usePretrained().runId;
   const runId = params.get("run") ?? runs?.[0]?.run_id ?? null;
   const compareIds = (params.get("compare") ?? "").split(",").filter(Boolean);
   const compareId = compareIds.join(",") || null;
@@ -111,7 +113,7 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
       return { m, xs, values, smoothed: smooth > 0 ? values.map((v) => ema(v, 1 - smooth)) : null };
     });
   }, [windows, others, axis, smooth]);
-  const runLabels = [runId ?? "", ...compareIds];
+  const runLabels = [runId ?? "", ...compareIds].map((id) => runName(id, pretrainedId));
 
   if (error) return <Problem error={error} />;
   if (!runs) return <p class="loading">Loading runs…</p>;
@@ -125,7 +127,7 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
       <form class="pickers" aria-label="choose runs" onSubmit={(e) => e.preventDefault()}>
         <label>Run
           <select data-testid="analytics-run" value={runId ?? ""} onChange={(e) => pick({ run: e.currentTarget.value })}>
-            {runs.map((r) => <option key={r.run_id} value={r.run_id}>{r.run_id} · {r.status}</option>)}
+            {runs.map((r) => <option key={r.run_id} value={r.run_id}>{runLabel(r, pretrainedId)}</option>)}
           </select>
         </label>
         <details class="overlay-picker" data-testid="analytics-compare">
@@ -134,7 +136,7 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
             <label key={r.run_id} class="check"><input type="checkbox" value={r.run_id} checked={compareIds.includes(r.run_id)}
               data-testid={`overlay-${r.run_id}`}
               onChange={(e) => pick({ compare: (e.currentTarget.checked ? [...compareIds, r.run_id] : compareIds.filter((c) => c !== r.run_id)).join(",") || null })} />
-              {r.run_id}</label>
+              {r.run_id}{r.run_id === pretrainedId && <span class="badge pretrained">{PRETRAINED_LABEL}</span>}</label>
           ))}
         </details>
         <label>x-axis
@@ -147,6 +149,7 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
             {[0, 0.3, 0.6, 0.9].map((v) => <option key={v} value={String(v)}>{v === 0 ? "off" : v}</option>)}
           </select>
         </label>
+        {runId === pretrainedId && <span class="badge pretrained" data-testid="analytics-pretrained">{PRETRAINED_LABEL}</span>}
         <span class="muted">drag on a chart to zoom, double-click to reset ·{" "}
           <span data-testid="analytics-window-count">{windows?.length ?? 0}</span> windows
           {windows && windows.length > 0 ? ` · ${compact(windows[windows.length - 1].env_steps_total)} env steps` : ""}
@@ -179,7 +182,7 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
             {[runId, ...compareIds].map((id) => {
               const run = runs.find((r) => r.run_id === id);
               return run && (
-                <details key={id}><summary>{id}</summary><pre class="config">{JSON.stringify(run.config, null, 2)}</pre></details>
+                <details key={id}><summary>{runName(id!, pretrainedId)}</summary><pre class="config">{JSON.stringify(run.config, null, 2)}</pre></details>
               );
             })}
             {compareIds.length > 0 && (() => {

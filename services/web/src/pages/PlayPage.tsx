@@ -5,18 +5,25 @@
 
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../api";
-import { ActionLine, Cargo, CommodityLegend, EventLog, Gauges, type LogLine, Market, Purse } from "../components/Hud";
+import { Autopilot, type Suggestion } from "../autopilot";
+import { ActionLine, Cargo, CommodityLegend, EventLog, Gauges, Market, Purse } from "../components/Hud";
 import { Problem } from "../components/Problem";
 import { SectorCanvas } from "../components/SectorCanvas";
 import { Timeline } from "../components/Timeline";
 import { decodeState, type Frame, graphOf, Series } from "../decode";
-import { actionName, compact, credits, describeEvents, parseSeed, percent, signed, whole } from "../format";
-import { A, actionLabel, COMMODITIES, COMMODITY_LABEL, invalidReason, KEY_OF_ACTION, NOTABLE_MASK, PLAY_KEYS, setActionNames } from "../game";
+import { actionName, compact, credits, groupLog, type LogEntry, parseSeed, percent, signed, whole } from "../format";
+import { A, actionLabel, COMMODITIES, COMMODITY_LABEL, invalidReason, KEY_OF_ACTION, NOTABLE_MASK, PLAY_KEYS } from "../game";
 import { navigate } from "../router";
 import type { Meta, RawEvents, RawState, Replay, Session } from "../types";
 
 export const PACES = [2, 5, 10, 20] as const;
 const REPEAT_DELAY_MS = 400; // a held key starts repeating after this
+
+/** A probability as the palette shows it: "64%", "3.5%", "<1%". */
+export function percentOf(p: number): string {
+  if (!(p >= 0.01)) return "<1%";
+  return p < 0.1 ? `${(p * 100).toFixed(1)}%` : `${Math.round(p * 100)}%`;
+}
 
 /** The key help, in key order, from the same keys and labels as the buttons. */
 const KEY_HELP: [string, number][] = Object.entries(KEY_OF_ACTION).map(([a, k]) => [k, Number(a)] as [string, number])
@@ -59,7 +66,8 @@ interface Episode {
   series: Series;
   steps: number;
   last: { t: number; name: string; reward: number; dt: number; events: RawEvents | null };
-  log: LogLine[];
+  /** the notable steps, newest first (the event log groups alike ones in a row) */
+  log: LogEntry[];
   invalid: string | null;
   ended: Record<string, number> | null;
 }
@@ -87,7 +95,8 @@ async function findAgentReplay(seed: number, runId: string | null, replayId: str
   return { replay, metrics: detail.header.summary?.metrics ?? null };
 }
 
-export function PlayPage({ params }: { params: URLSearchParams }) {
+/** `vocabulary`: /api/meta's action labels are in (the palette and the key help show them). */
+export function PlayPage({ params, vocabulary = true }: { params: URLSearchParams; vocabulary?: boolean }) {
   const [meta, setMeta] = useState<Meta | null>(null);
   const [episode, setEpisode] = useState<Episode | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -99,8 +108,19 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
   const live = useRef<Episode | null>(null);
   live.current = episode;
   const holding = useRef<{ key: string; timer: number } | null>(null);
+  // the pretrained agent: its suggestion for the state shown (by step), whether the palette shows
+  // them, why it cannot (no model served), and the autopilot that lets it fly
+  const [suggestion, setSuggestion] = useState<{ state: RawState; s: Suggestion } | null>(null);
+  const [hints, setHints] = useState(true);
+  const [agentProblem, setAgentProblem] = useState<string | null>(null);
+  const [flying, setFlying] = useState(false);
+  const paceRef = useRef(pace);
+  paceRef.current = pace;
+  const tookBackAt = useRef(-1e9);
+  const pilot = useRef<Autopilot | null>(null);
 
   const start = async (seed: number | null) => {
+    pilot.current?.stop();
     setError(null);
     setAgent(null);
     try {
@@ -122,6 +142,7 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
     const ep = live.current;
     if (!ep) return;
     stopHolding();
+    pilot.current?.stop();
     try {
       setEpisode(freshEpisode(await api.reset(ep.session.session_id, ep.session.seed)));
       setError(null);
@@ -132,17 +153,18 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
   };
 
   useEffect(() => {
-    api.meta().then((m) => { setActionNames(m.actions); setMeta(m); }, setError);
+    api.meta().then(setMeta, setError);
     const seed = parseSeed(params.get("seed") ?? "");
     void start(seed === "invalid" ? null : seed);
     const close = () => { if (live.current) api.closeSession(live.current.session.session_id); };
     window.addEventListener("pagehide", close);
-    return () => { close(); window.removeEventListener("pagehide", close); };
+    return () => { pilot.current?.stop(); close(); window.removeEventListener("pagehide", close); };
   }, []);
 
-  const send = async (action: number) => {
+  /** Take `action`; true when the step went through. */
+  const send = async (action: number): Promise<boolean> => {
     const ep = live.current;
-    if (!ep || busy.current || ep.ended) return;
+    if (!ep || busy.current || ep.ended) return false;
     busy.current = true;
     try {
       const result = await api.step(ep.session.session_id, action);
@@ -152,8 +174,7 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
       const frame: Frame = { index: ep.steps, t: state.t, action, actionName: events.action_name ?? "", reward: result.reward,
                              dt: events.dt ?? 0, events, view: decodeState(state) };
       ep.series.set(ep.steps, frame);
-      const log = events.flags & NOTABLE_MASK
-        ? [{ key: ep.steps, tick: state.t, text: describeEvents(events) }, ...ep.log].slice(0, 12) : ep.log;
+      const log = events.flags & NOTABLE_MASK ? [{ key: ep.steps, tick: state.t, events }, ...ep.log].slice(0, 400) : ep.log;
       const why = invalid ? invalidReason(action, ep.state) ?? "the server found it invalid in this state" : null;
       const next: Episode = {
         ...ep, state, mask: result.action_mask, steps: ep.steps + 1,
@@ -164,14 +185,68 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
       live.current = next;
       setEpisode(next);
       if (next.ended) stopHolding();
+      return true;
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 410)) setError(new ApiError(err.status, `${err.message} Start a new game.`));
       else setError(err);
       stopHolding();
+      return false;
     } finally {
       busy.current = false;
     }
   };
+
+  /** The agent's suggestion for the session's current state; a 503 (no model served) turns the agent's controls off. */
+  const askAgent = async (): Promise<Suggestion> => {
+    const ep = live.current;
+    if (!ep) throw new Error("no session");
+    try {
+      const s = await api.suggest(ep.session.session_id);
+      if (live.current?.state === ep.state) setSuggestion({ state: ep.state, s });
+      return s;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 503) setAgentProblem(err.message);
+      throw err;
+    }
+  };
+  if (!pilot.current) {
+    pilot.current = new Autopilot({
+      suggest: askAgent,
+      step: async (action) => {
+        if (!(await send(action))) throw new Error("the step did not go through");
+        return !live.current?.ended;
+      },
+      pace: () => paceRef.current,
+      onChange: () => setFlying(pilot.current!.flying),
+    });
+  }
+
+  // the agent's suggestion for every new state, while the palette shows them (the autopilot asks its own)
+  const model = meta?.pretrained ?? null;
+  useEffect(() => {
+    const ep = live.current;
+    if (!ep || !hints || !model || flying || ep.ended || agentProblem) return;
+    askAgent().catch(() => {});
+  }, [episode?.state, hints, model?.name, flying, agentProblem]);
+
+  // while the agent flies, any key or click (anywhere) takes the controls back, and does nothing else
+  useEffect(() => {
+    if (!flying) return;
+    const takeBack = (e: Event) => {
+      pilot.current?.stop();
+      tookBackAt.current = performance.now();
+      if (e.type === "keydown") {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+      }
+    };
+    window.addEventListener("keydown", takeBack, { capture: true });
+    window.addEventListener("pointerdown", takeBack, { capture: true });
+    return () => {
+      window.removeEventListener("keydown", takeBack, { capture: true });
+      window.removeEventListener("pointerdown", takeBack, { capture: true });
+    };
+  }, [flying]);
 
   const stopHolding = () => {
     if (holding.current) {
@@ -244,9 +319,11 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
   );
 
   if (error && !episode) return <div class="play-page">{startForm}<Problem error={error} /></div>;
-  if (!episode || !graph || !view) return <div class="play-page">{startForm}<p class="loading">Starting a session…</p></div>;
+  if (!episode || !graph || !view || !vocabulary) return <div class="play-page">{startForm}<p class="loading">Starting a session…</p></div>;
 
   const { state, mask, series, steps, last } = episode;
+  const agentReason = meta === null ? "loading" : meta.pretrained === undefined ? "this API serves no pretrained agent"
+    : meta.pretrained === null ? "no pretrained model is served here" : agentProblem;
   const history = (k: number) => series.prices[k].subarray(Math.max(0, steps - 120), steps);
   const groups = meta?.action_groups ?? {};
 
@@ -258,12 +335,16 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
     return reasons.length > 2 && reasons.every((r) => r === reasons[0]) ? reasons[0] : null;
   };
   let groupReason: string | null = null;
+  // the agent's suggestion, when it is for the state shown: its top actions' probabilities on their buttons
+  const advice = !agentReason && (hints || flying) && suggestion && suggestion.state === state ? suggestion.s : null;
+  const odds = new Map(advice?.top ?? []);
   const button = (action: number, text?: string) => {
     const valid = !!mask[action];
     const key = KEY_OF_ACTION[action];
     const why = reasonOf(action);
+    const p = odds.get(action);
     return (
-      <button type="button" key={action} class={`action ${valid ? "" : "invalid"}`} data-action={action}
+      <button type="button" key={action} class={`action ${valid ? "" : "invalid"}${advice?.action === action ? " suggested" : ""}`} data-action={action}
               data-testid={`action-${action}`} aria-disabled={!valid || undefined}
               aria-describedby={why ? `why-${action}` : undefined}
               title={`${actionLabel(action)}${key ? ` (key ${key})` : ""}${why ? ` — invalid now: ${why}` : ""}`}
@@ -271,6 +352,7 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
               onPointerUp={stopHolding} onPointerLeave={stopHolding}
               onKeyDown={(e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); e.stopPropagation(); if (!e.repeat) void send(action); } }}>
         {text ?? actionLabel(action, state)}{key ? <kbd>{key}</kbd> : null}
+        {p !== undefined && <span class="hint" data-testid={`hint-${action}`} title={`the agent's probability of ${actionLabel(action)}`}>{percentOf(p)}</span>}
         {why && !groupReason && text === undefined && <small class="why" id={`why-${action}`} data-testid={`why-${action}`}>{why}</small>}
       </button>
     );
@@ -278,7 +360,7 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
 
   const palette = (group: string, actions: number[]) => {
     if (group === "mining") {
-      const selects = state.asteroids.map((a) => button(A.SELECT0 + a.slot, `Select ${a.slot}`));
+      const selects = state.asteroids.map((a) => button(A.SELECT0 + a.slot));
       return [...(selects.length ? selects : [<span class="muted" key="none">no asteroids here</span>]),
               ...actions.filter((a) => a >= A.MINE0).map((a) => button(a))];
     }
@@ -327,10 +409,31 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
           <Cargo view={view} />
           <CommodityLegend />
           <Market view={view} history={history} />
-          <EventLog lines={episode.log} />
+          <EventLog lines={groupLog(episode.log, 12)} />
         </aside>
       </div>
       <Timeline series={series} count={Math.max(1, steps)} position={Math.max(0, steps - 1)} version={steps} />
+      <section class="agent" aria-label="the pretrained agent" data-testid="agent-panel">
+        {agentReason ? (
+          agentReason !== "loading" && <p class="muted" data-testid="agent-off">The agent's suggestions are off: {agentReason}.</p>
+        ) : (
+          <>
+            <label title="the agent's likeliest actions and their probabilities on the buttons below">
+              <input type="checkbox" checked={hints} onChange={(e) => setHints(e.currentTarget.checked)} data-testid="agent-hints" />
+              {" "}Show the agent's suggestions <span class="muted">({model?.name})</span></label>
+            <button type="button" class={flying ? "on" : ""} aria-pressed={flying} data-testid="agent-fly" disabled={!!episode.ended}
+                    onClick={() => { if (!flying && performance.now() - tookBackAt.current > 400) pilot.current!.start(); }}
+                    title="the agent steps with its suggestion at the hold pace; any key or click takes the controls back">
+              {flying ? "✈ the agent is flying: any key or click takes over" : "✈ Let the agent fly"}</button>
+            {advice && (
+              <span class="advice" data-testid="agent-suggests">{flying ? "flying" : "suggests"}{" "}
+                <strong>{actionLabel(advice.action, state)}</strong> {percentOf(odds.get(advice.action) ?? 0)}
+                <span class="muted"> · value {compact(advice.value)} · entropy {compact(advice.entropy)}</span></span>
+            )}
+            {!flying && pilot.current?.problem && <span class="neg" role="alert" data-testid="agent-landed">The agent stopped: {pilot.current.problem}</span>}
+          </>
+        )}
+      </section>
       <section class="palette" aria-label="actions">
         {Object.entries(groups).map(([group, actions]) => (
           <fieldset key={group} class={`group group-${group}`}>
@@ -341,7 +444,7 @@ export function PlayPage({ params }: { params: URLSearchParams }) {
         ))}
       </section>
       <p class="muted help" data-testid="key-help">Keys: {KEY_HELP.map(([k, a]) => `${k} ${actionLabel(a)}`).join(" · ")}.
-        Hold a key to repeat it at the pace above. Greyed actions are invalid now (the reason is under each); forcing one costs a penalty.
+        Hold a key to repeat it at the pace above; while the agent flies, any key or click takes the controls back. Greyed actions are invalid now (the reason is under each); forcing one costs a penalty.
         Last action: {actionName(last.name)}, {percent(state.t / Math.max(1, state.time_max))} of the time used.</p>
     </div>
   );

@@ -1,6 +1,10 @@
 // `/`: pick a run, a window and a replay (tag filters), watch it, and read the window's
 // summary. With no replay in the URL the page follows the latest run's latest
 // every_window replay, switching when a new one is announced (live events).
+//
+// On a stack's first start (the pretrained agent registered as a run of its own, a fresh run
+// still training: see ../pretrained.ts) it opens on the pretrained agent's best replay instead,
+// says that the fresh run trains beside it, and offers its latest replay once there is one.
 
 import { ProgressPanel } from "../components/ProgressPanel";
 import { useEffect, useState } from "preact/hooks";
@@ -10,6 +14,7 @@ import { ReplayPlayer } from "../components/ReplayPlayer";
 import { WindowCard } from "../components/WindowCard";
 import { compact, shortTime } from "../format";
 import { navigate } from "../router";
+import { freshRunBeside, opensOnPretrained, PRETRAINED_LABEL, runLabel, usePretrained } from "../pretrained";
 import type { Replay, ReplayDetail, Run, WindowRow } from "../types";
 
 export const TAG_FILTERS = ["all", "every_window", "best_so_far", "milestone:*"] as const;
@@ -33,21 +38,53 @@ export function latestReplay(replays: Replay[]): Replay | null {
   return best ?? replays[replays.length - 1] ?? null;
 }
 
-export function ReplayPage({ params }: { params: URLSearchParams }) {
+/** The run's best replay: the best_so_far one with the highest net profit (the later of equals),
+ * else the latest (latestReplay). What the page shows of the pretrained agent. */
+export function bestReplay(replays: Replay[]): Replay | null {
+  let best: Replay | null = null;
+  for (const r of replays) {
+    if (!r.tags.includes("best_so_far")) continue;
+    if (!best || r.net_profit > best.net_profit || (r.net_profit === best.net_profit &&
+        (r.window_id > best.window_id || (r.window_id === best.window_id && r.created_at > best.created_at)))) best = r;
+  }
+  return best ?? latestReplay(replays);
+}
+
+/** `vocabulary`: /api/meta's action labels are in (the player shows them). */
+export function ReplayPage({ params, vocabulary = true }: { params: URLSearchParams; vocabulary?: boolean }) {
   const [runs, setRuns] = useState<Run[] | null>(null);
   // the lists of one run (a list of another run is never shown, even while the new one loads)
   const [lists, setLists] = useState<{ runId: string; replays: Replay[]; windows: WindowRow[] } | null>(null);
   const [detail, setDetail] = useState<ReplayDetail | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [refresh, setRefresh] = useState(0);
+  // the replays of the pretrained run and of the run training beside it, while the page opens on the former
+  const [beside, setBeside] = useState<{ key: string; pretrained: Replay[]; fresh: Replay[] } | null>(null);
+  const pretrained = usePretrained();
   const tag = params.get("tag") ?? "all";
   const windowFilter = params.get("window");
-  const runId = params.get("run") ?? runs?.[0]?.run_id ?? null;
   const following = !params.get("replay");
 
   useEffect(() => {
     api.runs().then(setRuns, setError);
   }, [refresh]);
+
+  const pretrainedId = pretrained.runId;
+  const fresh = runs && pretrainedId ? freshRunBeside(runs, pretrainedId) : null;
+  const candidate = runs !== null && opensOnPretrained(runs, pretrainedId, params);
+  const besideKey = `${pretrainedId} ${fresh?.run_id ?? ""}`;
+  useEffect(() => {
+    if (!candidate || !pretrainedId) return;
+    Promise.all([api.replays(pretrainedId), fresh ? api.replays(fresh.run_id) : Promise.resolve([] as Replay[])])
+      .then(([p, f]) => setBeside({ key: besideKey, pretrained: p, fresh: f }), setError);
+  }, [candidate, besideKey, refresh]);
+  const besideNow = beside && beside.key === besideKey ? beside : null;
+  // the pretrained run opens the page once it has a replay (the evaluator plays it first)
+  const showcase = candidate && besideNow !== null && besideNow.pretrained.length > 0;
+  // until /api/meta and those lists are in, the page does not know which run to open on
+  const deciding = !params.get("run") && (!pretrained.ready || (candidate && besideNow === null));
+  const runId = params.get("run") ?? (deciding ? null : showcase ? pretrainedId : runs?.[0]?.run_id ?? null);
+  const freshLatest = showcase && besideNow ? latestReplay(besideNow.fresh) : null;
 
   useEffect(() => {
     if (!runId) return;
@@ -69,7 +106,8 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
 
   // the replay to show: the one named in the URL (fetched at once, beside the lists), else the latest
   const wanted = params.get("replay");
-  const targetId = wanted ?? (replays ? latestReplay(replays)?.replay_id ?? null : null);
+  const follow = runId !== null && runId === pretrainedId ? bestReplay : latestReplay;
+  const targetId = wanted ?? (replays ? follow(replays)?.replay_id ?? null : null);
   useEffect(() => {
     if (!runId || !targetId || detail?.replay.replay_id === targetId) return;
     api.replay(runId, targetId).then(setDetail, (err) => {
@@ -97,7 +135,7 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
       <form class="pickers" aria-label="choose a replay" onSubmit={(e) => e.preventDefault()}>
         <label>Run
           <select data-testid="pick-run" value={runId ?? ""} onChange={(e) => pick({ run: e.currentTarget.value, replay: null, window: null })}>
-            {runs.map((r) => <option key={r.run_id} value={r.run_id}>{r.run_id} · {r.status}</option>)}
+            {runs.map((r) => <option key={r.run_id} value={r.run_id}>{runLabel(r, pretrainedId)}</option>)}
           </select>
         </label>
         <label>Tag
@@ -122,10 +160,27 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
           </select>
         </label>
         <button type="button" class={following ? "on" : ""} aria-pressed={following} data-testid="follow-latest"
-                onClick={() => pick({ replay: null, tag: null, window: null })} title="show the newest every_window replay and switch when one arrives">
-          {following ? "● following latest" : "follow latest"}
+                onClick={() => pick({ replay: null, tag: null, window: null })}
+                title={showcase ? "the pretrained agent's best replay, while a fresh run trains"
+                  : "show the newest every_window replay and switch when one arrives"}>
+          {showcase ? `● ${PRETRAINED_LABEL}'s best` : following ? "● following latest" : "follow latest"}
         </button>
       </form>
+      {showcase && (
+        <p class="card showcase" data-testid="pretrained-showcase" role="status">
+          <span class="badge pretrained">{PRETRAINED_LABEL}</span>
+          {fresh ? (
+            <span class="showcase-text">You are watching the pretrained agent's best replay while a fresh run, <code>{fresh.run_id}</code>, trains
+              beside it{freshLatest ? ` (its latest replay is from window ${freshLatest.window_id}).`
+                : ": its first replay comes when its first window has been evaluated."}</span>
+          ) : <span class="showcase-text">You are watching the pretrained agent's best replay. No other run yet: <code>prospector train</code> starts one.</span>}
+          {fresh && freshLatest && (
+            <button type="button" data-testid="watch-fresh" onClick={() => navigate("replay", { run: fresh.run_id })}>
+              Watch the fresh run's latest replay →
+            </button>
+          )}
+        </p>
+      )}
       {replays === null && <p class="loading">Loading replays…</p>}
       {replays !== null && replays.length === 0 && (
         <>
@@ -137,10 +192,15 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
       {chosen && (
         <div class="replay-head">
           <h1>Replay <code data-testid="replay-id">{chosen.replay_id}</code></h1>
+          {chosen.run_id === pretrainedId && (
+            <span class="badge pretrained" data-testid="pretrained-badge"
+                  title={`the pretrained model${pretrained.model?.name ? ` ${pretrained.model.name}` : ""}, registered as a run of its own`}>
+              {PRETRAINED_LABEL}</span>
+          )}
           <span class="muted">window {chosen.window_id} · seed {chosen.seed} · this episode's net profit {compact(chosen.net_profit)} ·
             {chosen.survival ? " survived" : " lost the ship"} · {chosen.length} frames · {shortTime(chosen.created_at)}</span>
           {chosen.tags.map((t) => <span class="tag" key={t} title={t === "best_so_far" ? "the run's best episode net profit so far" : undefined}>{t}</span>)}
-          {chosen.net_profit < 0 && chosen.window_id < EARLY_WINDOWS && (
+          {chosen.net_profit < 0 && chosen.window_id < EARLY_WINDOWS && chosen.run_id !== pretrainedId && (
             <p class="muted early-note" data-testid="early-loss">This episode lost money. That is expected of early windows:
               the policy is still close to random and learns to cash in over the first windows.</p>
           )}
@@ -150,10 +210,10 @@ export function ReplayPage({ params }: { params: URLSearchParams }) {
           </a>
         </div>
       )}
-      {chosen && !shown && <p class="loading">Loading replay…</p>}
-      {shown && <ReplayPlayer key={shown.replay.replay_id} detail={shown} />}
+      {chosen && !(shown && vocabulary) && <p class="loading">Loading replay…</p>}
+      {shown && vocabulary && <ReplayPlayer key={shown.replay.replay_id} detail={shown} />}
       {chosen && <WindowCard windows={windows} windowId={chosen.window_id} />}
-      {chosen && <ProgressPanel runId={runId} compact />}
+      {chosen && <ProgressPanel runId={showcase && fresh ? fresh.run_id : runId} compact />}
     </div>
   );
 }

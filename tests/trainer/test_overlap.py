@@ -1,0 +1,93 @@
+"""ppo.overlap: the next batch is collected on a second thread while the learner trains."""
+
+import threading
+
+import pytest
+import torch
+from prospector_common.ids import new_run_id
+from prospector_common.storage import RunPaths, read_jsonl
+
+from prospector_trainer.config import load_config
+from prospector_trainer.loop import start_run, train
+from prospector_trainer.overlap import BUFFERS
+
+
+def _cfg(tmp_path, *overrides):
+    return load_config("tiny", [f'run.data_dir="{tmp_path}"', "ppo.overlap=true", *overrides])
+
+
+def test_an_overlapped_run_counts_every_step_once_and_writes_every_window(tmp_path):
+    cfg = _cfg(tmp_path)
+    run = train(cfg, run_id=new_run_id())
+    rows = read_jsonl(RunPaths(tmp_path, run.run_id).metrics_file)
+    assert [r["window_id"] for r in rows] == [0, 1, 2]
+    # each window is whole batches: 2 epochs of 256 envs x 32 steps, no batch counted twice or lost
+    assert [r["env_steps_total"] for r in rows] == [16384, 32768, 49152]
+    assert all(r["episodes_in_window"] >= 0 for r in rows)
+    assert run.collector is not None and not run.collector.busy
+
+
+def test_the_learner_trains_on_the_background_batch_while_the_next_one_is_collected(tmp_path):
+    cfg = _cfg(tmp_path, "run.window_env_steps=40960", "run.total_env_steps=40960")
+    run = start_run(cfg, run_id=new_run_id())
+    p = run.pufferl
+    seen = []
+    real_train = p.train
+
+    def train_and_watch():
+        # while the learner trains, the collector thread is alive and writing into other buffers
+        seen.append((run.collector.busy, {n: getattr(p, n).data_ptr() for n in BUFFERS},
+                     {n: getattr(run.collector.collector, n).data_ptr() for n in BUFFERS},
+                     threading.active_count()))
+        return real_train()
+
+    p.train = train_and_watch
+    try:
+        while run.env_steps < 40960:
+            run.epoch(40960)
+    finally:
+        run.close()
+    assert run.env_steps == 40960  # 5 batches of 8192
+    busy = [b for b, *_ in seen]
+    assert busy == [True, True, True, True, False]  # no batch in flight past the window's end
+    for _, learner, collector, _ in seen[:-1]:
+        assert set(learner.values()).isdisjoint(collector.values())  # two buffer sets, never shared
+    # the buffers are swapped, not copied: what the learner had, the collector fills next
+    assert seen[1][1]["observations"] == seen[0][2]["observations"]
+
+
+def test_the_acting_copy_gets_the_learners_weights_at_each_start(tmp_path):
+    cfg = _cfg(tmp_path, "run.window_env_steps=40960", "run.total_env_steps=40960")
+    run = start_run(cfg, run_id=new_run_id())
+    try:
+        run.epoch(40960)  # learns once: the weights move
+        run.collector.finish()
+        learner = run.policy.state_dict()
+        acting = run.collector.acting_policy.state_dict()
+        # the copy acted with the weights from before that update
+        assert any(not torch.equal(learner[k], acting[k]) for k in learner)
+        run.collector.start()
+        acting = run.collector.acting_policy.state_dict()
+        assert all(torch.equal(learner[k], acting[k]) for k in learner)
+        assert not any(t.requires_grad for t in run.collector.acting_policy.parameters())
+    finally:
+        run.close()
+
+
+def test_an_error_in_the_collector_thread_reaches_the_trainer(tmp_path):
+    run = start_run(_cfg(tmp_path), run_id=new_run_id())
+    try:
+        def broken(*_a, **_k):
+            raise RuntimeError("engine went away")
+        run.collector.acting_policy.forward_eval = broken
+        run.collector.start()
+        with pytest.raises(RuntimeError, match="engine went away"):
+            run.collector.finish()
+        assert not run.collector.busy
+    finally:
+        run.close()
+
+
+def test_overlap_is_refused_for_the_lstm_policy(tmp_path):
+    with pytest.raises(ValueError, match="mlp policy only"):
+        start_run(_cfg(tmp_path, "policy.kind=lstm"), run_id=new_run_id())
