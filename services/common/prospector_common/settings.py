@@ -32,10 +32,14 @@ port mappings rather than in this class:
 | variable                             | default                                   |
 |--------------------------------------|-------------------------------------------|
 | PROSPECTOR_TRAIN_CONFIG              | demo (a trainer config name or TOML path) |
+| PROSPECTOR_PRETRAINED                | register (skip: no pretrained run beside) |
 | PROSPECTOR_EVALUATOR_CLAIM_IDLE_MS   | 60000 (claim a silent evaluator's window) |
 | PROSPECTOR_IMAGE_TAG                 | latest (compose only)                     |
 | POSTGRES_PASSWORD                    | prospector (compose only)                 |
 | PROSPECTOR_PROMETHEUS_PORT           | 9090 (compose only)                       |
+
+The pretrained model package (models/ppo-pretrained; policy/pretrained.py) is found
+through PROSPECTOR_MODEL_DIR (a path that does not exist, e.g. `none`: no model).
 
 `prospector up` runs its own Redis unless REDIS_URL is set, and keeps the
 SQLite catalog unless DATABASE_URL is set (see prospector_stack).
