@@ -286,12 +286,9 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
 def training_of_checkpoint(checkpoint: Path) -> dict:
     """The curve, env steps and wall time of the run that wrote `checkpoint` (its run dir's
     metrics), for a model shipped from a checkpoint rather than from this invocation."""
-    from prospector_common.storage import read_jsonl
+    from prospector_common.policy.pretrained import checkpoint_rows
 
-    run_dir = checkpoint.resolve().parent.parent
-    rows = read_jsonl(run_dir / "metrics" / "windows.jsonl")
-    window = int(checkpoint.stem.split("_")[-1])
-    rows = [r for r in rows if r.get("window_id", -1) <= window]
+    rows = checkpoint_rows(checkpoint)
     seconds = sum(float(r.get("wall_time") or 0.0) for r in rows)
     steps = rows[-1]["env_steps_total"] if rows else None
     return {"env_steps": steps, "seconds": seconds or None, "sps": (steps / seconds) if steps and seconds else None,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from prospector import spec
 from prospector_common.catalog import Catalog
 from prospector_common.outbox import Announcer, Outbox
 from prospector_common.policy.pretrained import default_model_dir, verify
-from prospector_common.storage import RunPaths, atomic_write_json, read_jsonl
+from prospector_common.storage import RunPaths, atomic_write_bytes, atomic_write_json, atomic_write_text, read_jsonl
 from prospector_common.streams import WINDOWS_STREAM, WindowAnnouncement
 
 log = logging.getLogger(__name__)
@@ -45,17 +44,13 @@ def register_pretrained(data_dir: Path, database_url: str, redis_url: str, *, mo
     paths.make_dirs()
     checkpoint = paths.checkpoint(window_id)
     if not checkpoint.exists():
-        partial = checkpoint.with_suffix(".pt.partial")
-        shutil.copyfile(Path(model_dir) / "policy.pt", partial)
-        partial.replace(checkpoint)
+        atomic_write_bytes(checkpoint, (Path(model_dir) / "policy.pt").read_bytes())
     rows = [r for r in read_jsonl(Path(model_dir) / "windows.jsonl") if r.get("window_id", -1) <= window_id] \
         if (Path(model_dir) / "windows.jsonl").exists() else []
     last = next((r for r in rows if r.get("window_id") == window_id), None) or {
         "run_id": run_id, "window_id": window_id, "env_steps_total": card["env_steps"]}
     if not paths.metrics_file.exists():
-        partial = paths.metrics_file.with_suffix(".partial")
-        partial.write_text("".join(json.dumps(r) + "\n" for r in (rows or [last])))
-        partial.replace(paths.metrics_file)
+        atomic_write_text(paths.metrics_file, "".join(json.dumps(r) + "\n" for r in (rows or [last])))
     if not paths.run_json.exists():
         atomic_write_json(paths.run_json, {
             "run_id": run_id, "created_at": card.get("created_at") or time.strftime("%Y-%m-%dT%H:%M:%SZ"),

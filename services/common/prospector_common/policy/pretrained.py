@@ -23,6 +23,8 @@ import shutil
 import time
 from pathlib import Path
 
+from prospector_common.storage import atomic_write_text, read_jsonl
+
 MODEL_NAME = "ppo-pretrained"
 CARD_FORMAT = "prospector-model-card"
 CARD_VERSION = 1
@@ -93,6 +95,15 @@ def verify(model_dir: Path) -> dict:
 
 # ---- writing the package (bench learn --ship) ---------------------------------------------------
 
+def checkpoint_rows(checkpoint: Path) -> list[dict]:
+    """The window rows of the run that wrote `checkpoint` (runs/<run>/checkpoints/ckpt_N.pt), up
+    to and including window N."""
+    checkpoint = Path(checkpoint).resolve()
+    window = int(checkpoint.stem.split("_")[-1])
+    rows = read_jsonl(checkpoint.parent.parent / "metrics" / "windows.jsonl")
+    return [r for r in rows if r.get("window_id", -1) <= window]
+
+
 def write_package(out_dir: Path, checkpoint: Path, learn_result: dict, command: str) -> dict:
     """Copies the checkpoint, exports its numpy twin, and writes card.json, curve.svg and
     MODEL_CARD.md from a `bench learn` result; returns the card."""
@@ -105,11 +116,7 @@ def write_package(out_dir: Path, checkpoint: Path, learn_result: dict, command: 
     shutil.copyfile(checkpoint, out_dir / "policy.pt")
     export_numpy(out_dir / "policy.pt", out_dir / "policy.npz", name=MODEL_NAME)
     # the training run's window rows up to this one: the stack shows them as the run's charts
-    rows_file = Path(checkpoint).resolve().parent.parent / "metrics" / "windows.jsonl"
-    rows = [json.loads(line) for line in rows_file.read_text().splitlines() if line.strip()] \
-        if rows_file.is_file() else []
-    (out_dir / "windows.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in rows if r.get("window_id", -1) <= int(data["window_id"])))
+    atomic_write_text(out_dir / "windows.jsonl", "".join(json.dumps(r) + "\n" for r in checkpoint_rows(checkpoint)))
     training = learn_result.get("training") or learn_result.get("training_of_checkpoint") or {}
     card = {
         "format": CARD_FORMAT, "format_version": CARD_VERSION, "name": MODEL_NAME,
