@@ -61,6 +61,8 @@ def test_the_agent_suggests_on_the_palette_and_flies_until_a_key_takes_over(mode
     page.get_by_test_id("play-tick").wait_for()
     advice = page.get_by_test_id("agent-suggests")
     advice.wait_for()
+    # playwright hands the response to Python's handler while it waits, maybe after the page drew it
+    wait_until(page, lambda: suggestions)
     # the palette shows the API's answer: each of the top actions' probability on its button
     top = suggestions[-1]["top"]
     assert 1 <= len(top) <= 5
