@@ -27,7 +27,6 @@ from .machine import median
 # ~80,000 env steps/s on this 2-core machine (plus ~2 minutes of evaluation): inside the
 # 30-minute limit on a quiet machine.
 BENCH_LEARN_CONFIG = "learn"
-BENCH_LEARN_ENV_STEPS = 150_000_000
 # Seeds (services/trainer/LEARNING.md): experiments and checkpoint choices are judged on the
 # tuning range; the held-out range is played only for the final table, never to choose.
 TUNING_SEED0 = 1_000_000
@@ -235,7 +234,8 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
     t0 = time.time()
     training = None
     if checkpoint is None:
-        overrides = [f"run.total_env_steps={env_steps or BENCH_LEARN_ENV_STEPS}", *(overrides or [])]
+        # the config's own run.total_env_steps unless --env-steps says otherwise
+        overrides = [*([f"run.total_env_steps={env_steps}"] if env_steps else []), *(overrides or [])]
         if data_dir:
             overrides.append(f'run.data_dir="{data_dir}"')
         cfg = load_config(config, overrides)
@@ -350,7 +350,7 @@ def add_learn_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="learn", help="training config (default: learn)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--env-steps", type=int, default=None,
-                   help="training budget in env steps (default: the bench budget, about 25 minutes here)")
+                   help="training budget in env steps (default: the config's run.total_env_steps)")
     p.add_argument("--episodes", type=int, default=200, help="evaluation seeds (default 200)")
     p.add_argument("--seed0", type=int, default=HELD_OUT_SEED0,
                    help=f"first evaluation seed (default {HELD_OUT_SEED0:,}, the held-out range; "

@@ -70,6 +70,13 @@ def _check_buffer(name: str, arr, shape: tuple, dtypes: tuple) -> np.ndarray:
     return arr
 
 
+# The raw bytes of a render snapshot that the node list (node_type .. node_threat_est) and the
+# asteroid list (n_asteroids .. ast_confidence) are built from.
+_N_NODES_BYTES = slice(ffi.offsetof("pr_render", "n_nodes"), ffi.offsetof("pr_render", "current_node"))
+_NODE_BYTES = slice(ffi.offsetof("pr_render", "node_type"), ffi.offsetof("pr_render", "n_asteroids"))
+_FIELD_BYTES = slice(ffi.offsetof("pr_render", "n_asteroids"), ffi.offsetof("pr_render", "fuel"))
+
+
 class Engine:
     """One env: reset, step, observe, mask, metrics, render state, save/restore."""
 
@@ -80,6 +87,12 @@ class Engine:
         self._term = ffi.new("int *")
         self._trunc = ffi.new("int *")
         self._render = ffi.new("pr_render *")
+        self._render_bytes = ffi.buffer(self._render)
+        # render_state's last node list and asteroid list, with the raw snapshot bytes they were
+        # built from: a step rebuilds them only when those bytes changed (see render_state)
+        self._nodes_cache: tuple[bytes, list] = (b"", [])
+        self._field_cache: tuple[bytes, list] = (b"", [])
+        self._config_cache: tuple[EnvConfig | None, dict] = (None, {})
         if _env is None:
             self._env = ffi.new("pr_env *")
             self._owner = None
@@ -158,13 +171,29 @@ class Engine:
         return _events_dict(self._env.events)
 
     def render_state(self) -> dict:
-        """JSON-ready snapshot for people: graph, ship, cargo, market, mask, events."""
+        """JSON-ready snapshot for people: graph, ship, cargo, market, mask, events.
+
+        Read-only: the node list, the asteroid list and the config dict are shared with earlier
+        calls as long as the snapshot bytes they come from are unchanged (a play session renders
+        on every step, and most steps change neither the graph nor the asteroid field)."""
         r = self._render
         lib.pr_render_snapshot(self._env, r)
-        names = spec.COMMODITIES
+        raw = self._render_bytes
+        key = raw[_NODE_BYTES] + raw[_N_NODES_BYTES]
+        if key != self._nodes_cache[0]:
+            self._nodes_cache = (key, self._render_nodes(r))
+        key = raw[_FIELD_BYTES] + bytes((r.selected + 1,))
+        if key != self._field_cache[0]:
+            self._field_cache = (key, self._render_asteroids(r))
+        if self._config_cache[0] is not self.config:
+            self._config_cache = (self.config, self.config.to_dict())
+        return self._render_dynamic(r, self._nodes_cache[1], self._field_cache[1], self._config_cache[1])
+
+    @staticmethod
+    def _render_nodes(r) -> list[dict]:
         n_types = len(spec.NODE_TYPES)
-        # whole arrays at once (ffi.unpack) rather than element by element: a play
-        # session renders on every step, and cffi indexing costs more than the rest
+        # whole arrays at once (ffi.unpack) rather than element by element: cffi indexing
+        # costs more than the rest
         n = r.n_nodes
         kinds, xs, ys = ffi.unpack(r.node_type, n), ffi.unpack(r.node_x, n), ffi.unpack(r.node_y, n)
         degrees, visited, hops = ffi.unpack(r.node_degree, n), ffi.unpack(r.node_visited, n), ffi.unpack(r.node_hops, n)
@@ -185,6 +214,11 @@ class Engine:
                 "threat_estimate": threats[i],
                 "hops": hops[i],
             })
+        return nodes
+
+    @staticmethod
+    def _render_asteroids(r) -> list[dict]:
+        names = spec.COMMODITIES
         asteroids = []
         k = r.n_asteroids
         valid, stability = ffi.unpack(r.ast_valid, k), ffi.unpack(r.ast_stability, k)
@@ -200,6 +234,10 @@ class Engine:
                 "depletion": depletion[a],
                 "confidence": confidence[a],
             })
+        return asteroids
+
+    def _render_dynamic(self, r, nodes: list, asteroids: list, config: dict) -> dict:
+        names = spec.COMMODITIES
         metrics = dict(zip(spec.METRIC_NAMES, ffi.unpack(r.metrics, spec.N_METRICS)))
         price, prev_price = ffi.unpack(r.price, spec.N_COMMODITIES), ffi.unpack(r.prev_price, spec.N_COMMODITIES)
         inventory = ffi.unpack(r.inventory, spec.N_COMMODITIES)
@@ -211,7 +249,7 @@ class Engine:
             "terminated": r.done == 1,
             "truncated": r.done == 2,
             "seed": int(self._env.seed),
-            "config": self.config.to_dict(),
+            "config": config,
             "current_node": r.current_node,
             "selected_asteroid": r.selected,
             "nodes": nodes,

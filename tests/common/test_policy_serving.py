@@ -73,6 +73,10 @@ CASES = {
                       forbid_jettison=False),
     "lstm-masked": dict(kind="lstm", hidden_size=32, action_masking=True, forbid_cash_out=True,
                         forbid_jettison=False),
+    "mlp-masked-noops": dict(kind="mlp", hidden_size=48, action_masking=True, forbid_cash_out=True,
+                             forbid_jettison=True, mask_noops=True),
+    "lstm-noops": dict(kind="lstm", hidden_size=32, action_masking=False, forbid_cash_out=True,
+                       forbid_jettison=False, mask_noops=True),
 }
 
 

@@ -106,3 +106,12 @@ def test_shipped_configs_load():
 def test_config_round_trips_through_dict():
     cfg = load_config("tiny", ["env.pirates=false"])
     assert TrainConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
+
+
+def test_entropy_schedule_falls_linearly_to_its_final_value():
+    cfg = load_config(None, ["run.total_env_steps=1000", "ppo.ent_coef=0.01", "ppo.ent_coef_final=0.002",
+                             "ppo.ent_anneal_from_env_steps=200"])
+    assert cfg.ent_coef_at(0) == cfg.ent_coef_at(200) == 0.01
+    assert cfg.ent_coef_at(600) == pytest.approx(0.006)
+    assert cfg.ent_coef_at(1000) == cfg.ent_coef_at(5000) == pytest.approx(0.002)
+    assert load_config(None, ["ppo.ent_coef=0.03"]).ent_coef_at(10**9) == 0.03  # no final: constant

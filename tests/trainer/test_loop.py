@@ -147,3 +147,11 @@ def test_schedule_switches_new_episodes_at_the_window_boundary_and_on_resume(tmp
         assert {batch.engine(i).config for i in range(len(batch))} == {EnvConfig(time_max=1500)}
     finally:
         resumed.close()
+
+
+def test_entropy_schedule_reaches_puffer_window_by_window(tmp_path):
+    over = [f'run.data_dir="{tmp_path}"', "run.total_env_steps=49152", "ppo.ent_coef=0.01",
+            "ppo.ent_coef_final=0.0", "ppo.ent_anneal_from_env_steps=0"]
+    run = train(load_config("tiny", over), run_id=new_run_id())
+    # window 2 starts at 2/3 of the run: a third of the bonus is left
+    assert run.pufferl.config["ent_coef"] == pytest.approx(0.01 / 3, rel=0.05)

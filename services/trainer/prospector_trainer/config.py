@@ -73,6 +73,10 @@ class PolicyConfig:
     # within a few steps (up to 6 of ~35 valid actions in the field are jettisons), so it
     # almost never carries a load home to discover the sale.
     forbid_jettison: bool = False
+    # Never take a valid action that changes nothing (policy/noops.py: select the selected
+    # asteroid, sell an unsellable remainder, hold or dock with nothing to cool): else the
+    # argmax policy repeats one of them forever where it is unsure (LEARNING.md, E9).
+    mask_noops: bool = False
 
 
 @dataclass
@@ -87,6 +91,10 @@ class PPOConfig:
     vf_coef: float = 2.0
     vf_clip_coef: float = 0.2
     ent_coef: float = 0.01
+    # Entropy schedule: from ent_anneal_from_env_steps on, ent_coef falls linearly to
+    # ent_coef_final at total_env_steps (set per window); a negative final keeps it constant.
+    ent_coef_final: float = -1.0
+    ent_anneal_from_env_steps: int = 0
     max_grad_norm: float = 1.5
     update_epochs: int = 1
     bptt_horizon: int = 64
@@ -148,6 +156,14 @@ class TrainConfig:
         from prospector_common.settings import get_settings
 
         return get_settings().data_dir
+
+    def ent_coef_at(self, env_steps: int | float) -> float:
+        """The entropy coefficient at env_steps (ppo.ent_coef_final's linear schedule)."""
+        o, total = self.ppo, self.run.total_env_steps
+        if o.ent_coef_final < 0 or env_steps <= o.ent_anneal_from_env_steps:
+            return o.ent_coef
+        frac = min(1.0, (env_steps - o.ent_anneal_from_env_steps) / max(1, total - o.ent_anneal_from_env_steps))
+        return o.ent_coef + frac * (o.ent_coef_final - o.ent_coef)
 
     @property
     def n_windows(self) -> int:
@@ -222,7 +238,7 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
     """make_policy arguments of a TrainConfig (stored in every checkpoint)."""
     return {"kind": cfg.policy.kind, "hidden_size": cfg.policy.hidden_size,
             "action_masking": cfg.policy.action_masking, "forbid_cash_out": cfg.policy.forbid_cash_out,
-            "forbid_jettison": cfg.policy.forbid_jettison}
+            "forbid_jettison": cfg.policy.forbid_jettison, "mask_noops": cfg.policy.mask_noops}
 
 
 def _field_type(obj, key: str):

@@ -244,7 +244,12 @@ class TrainingRun:
 
     def follow_schedule(self, window_id: int, env_steps: int) -> None:
         """Curriculum (env.schedule): from this window on, new episodes use the env config in
-        force at env_steps; episodes in progress finish under their own rules."""
+        force at env_steps; episodes in progress finish under their own rules. The entropy
+        coefficient follows its schedule (ppo.ent_coef_final) window by window."""
+        ent_coef = self.cfg.ent_coef_at(env_steps)
+        if ent_coef != self.pufferl.config["ent_coef"]:
+            self.pufferl.config["ent_coef"] = ent_coef
+            log.info("window %d: ent_coef %.5f", window_id, ent_coef)
         env_config = self.cfg.env_config_at(env_steps)
         for batch in batches(self.pufferl.vecenv):
             if batch.config != env_config:

@@ -12,6 +12,10 @@ observation through PuffeRL's rollout buffer. Invalid actions get a logit of
 -1e9 (probability exactly 0 in float32, entropy stays finite), in both the
 acting and the learning pass, so the stored log-probabilities and the
 re-evaluated ones agree. The mask flags are also inputs of the encoder.
+
+No-op masking (optional, `mask_noops`): on top of the engine's mask, the actions that
+are valid but change nothing the policy could want (noops.py) get MASKED_LOGIT too, so
+an argmax policy has no do-nothing action to repeat forever.
 """
 
 from __future__ import annotations
@@ -24,6 +28,13 @@ from pufferlib.pytorch import layer_init
 
 from prospector import spec
 
+from . import noops
+
+# noops' column indices, as tensors
+SELECT_VALID = torch.as_tensor(noops.SELECT_VALID)
+SELECT_SELECTED = torch.as_tensor(noops.SELECT_SELECTED)
+COLUMN_OF_SELL = torch.as_tensor(noops.COLUMN_OF_SELL)
+
 MASKED_LOGIT = -1e9
 
 
@@ -35,6 +46,24 @@ def apply_mask(logits: torch.Tensor, observations: torch.Tensor) -> torch.Tensor
     """Invalid actions (mask flag 0 in the last 69 observation floats) get MASKED_LOGIT."""
     mask = observations.reshape(-1, observations.shape[-1])[:, spec.OBS_DIM:]
     return logits.masked_fill(mask < 0.5, MASKED_LOGIT)
+
+
+def noop_actions(observations: torch.Tensor) -> torch.Tensor:
+    """noops.noop_actions for a tensor of observations [B, >=260] (bool [B, 69])."""
+    obs = observations.reshape(-1, observations.shape[-1])
+    out = torch.zeros(obs.shape[0], spec.N_ACTIONS, dtype=torch.bool, device=obs.device)
+    out[:, spec.A_SELECT0:spec.A_SELECT0 + spec.MAX_ASTEROIDS] = (
+        (obs[:, SELECT_VALID] < 0.5) | (obs[:, SELECT_SELECTED] > 0.5))
+    empty = obs[:, spec.OBS_CARGO] < noops.EMPTY_CARGO
+    out[:, spec.A_SELL0:spec.A_SELL0 + len(COLUMN_OF_SELL)] = empty[:, COLUMN_OF_SELL]
+    calm = (obs[:, spec.OBS_HEAT] < noops.QUIET) & (obs[:, spec.OBS_ALERT] < noops.QUIET)
+    out[:, spec.A_HOLD] = calm
+    out[:, spec.A_DOCK] = calm
+    return out
+
+
+def apply_noop_mask(logits: torch.Tensor, observations: torch.Tensor) -> torch.Tensor:
+    return logits.masked_fill(noop_actions(observations), MASKED_LOGIT)
 
 
 def forbidden_mask(forbid_cash_out: bool, forbid_jettison: bool = False) -> torch.Tensor:
@@ -51,10 +80,11 @@ class ProspectorMLP(nn.Module):
     """Two GELU layers shared by a linear actor head and a linear critic head."""
 
     def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False,
-                 forbid_jettison: bool = False):
+                 forbid_jettison: bool = False, mask_noops: bool = False):
         super().__init__()
         self.hidden_size = hidden_size
         self.action_masking = action_masking
+        self.mask_noops = mask_noops
         self.register_buffer("forbidden", forbidden_mask(forbid_cash_out, forbid_jettison), persistent=False)
         self.is_continuous = False  # read by LSTMWrapper
         self.encoder = nn.Sequential(
@@ -77,9 +107,7 @@ class ProspectorMLP(nn.Module):
 
     def forward_eval(self, observations, state=None):
         logits, value = self.decode_actions(self.encode_observations(observations, state))
-        if self.action_masking:
-            logits = apply_mask(logits, observations)
-        return logits, value
+        return masked(self, logits, observations), value
 
     def forward(self, observations, state=None):
         return self.forward_eval(observations, state)
@@ -92,22 +120,28 @@ class ProspectorLSTM(LSTMWrapper):
     PuffeRL zeroes it at the start of each rollout segment, not at episode ends."""
 
     def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False,
-                 forbid_jettison: bool = False):
-        base = ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison)
+                 forbid_jettison: bool = False, mask_noops: bool = False):
+        base = ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops)
         super().__init__(_Spaces(obs_dim(action_masking)), base, input_size=hidden_size, hidden_size=hidden_size)
         self.action_masking = action_masking
+        self.mask_noops = mask_noops
 
     def forward_eval(self, observations, state):
         logits, value = super().forward_eval(observations, state)
-        if self.action_masking:
-            logits = apply_mask(logits, observations)
-        return logits, value
+        return masked(self, logits, observations), value
 
     def forward(self, observations, state):
         logits, value = super().forward(observations, state)
-        if self.action_masking:
-            logits = apply_mask(logits, observations)
-        return logits, value
+        return masked(self, logits, observations), value
+
+
+def masked(policy, logits: torch.Tensor, observations: torch.Tensor) -> torch.Tensor:
+    """The policy's logits after its masks: the engine's (action_masking), then the no-ops."""
+    if policy.action_masking:
+        logits = apply_mask(logits, observations)
+    if policy.mask_noops:
+        logits = apply_noop_mask(logits, observations)
+    return logits
 
 
 class _Spaces:
@@ -121,11 +155,11 @@ class _Spaces:
 
 
 def make_policy(kind: str = "mlp", hidden_size: int = 128, action_masking: bool = False,
-                forbid_cash_out: bool = False, forbid_jettison: bool = False) -> nn.Module:
+                forbid_cash_out: bool = False, forbid_jettison: bool = False, mask_noops: bool = False) -> nn.Module:
     if kind == "mlp":
-        return ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison)
+        return ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops)
     if kind == "lstm":
-        return ProspectorLSTM(hidden_size, action_masking, forbid_cash_out, forbid_jettison)
+        return ProspectorLSTM(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops)
     raise ValueError(f"policy kind must be 'mlp' or 'lstm', got {kind!r}")
 
 
