@@ -5,7 +5,7 @@
 # `docker import`. Does nothing when IMAGE exists already (base images are kept
 # between runs; `docker rmi IMAGE` rebuilds it). MIRROR defaults to the first
 # Debian URL in this machine's apt sources, else deb.debian.org. Needs root and
-# debootstrap (apt-get install debootstrap).
+# debootstrap (installed from Debian's packages when missing).
 set -euo pipefail
 suite=${1:?suite, e.g. bookworm}
 image=${2:?image name, e.g. prospector-base/debian:bookworm}
@@ -20,7 +20,11 @@ if [ -z "$mirror" ]; then
     mirror=${mirror%/}
     mirror=${mirror:-http://deb.debian.org/debian}
 fi
-command -v debootstrap >/dev/null || { echo "debian-base: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
+if ! command -v debootstrap >/dev/null; then  # a fresh machine: Debian's package, as make test installs chromium
+    [ "$(id -u)" = 0 ] || { echo "debian-base: debootstrap is missing (apt-get install debootstrap, as root)" >&2; exit 1; }
+    echo "debian-base: installing debootstrap"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+fi
 dir=$(mktemp -d /tmp/prospector-rootfs.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 start=$(date +%s)
