@@ -3,26 +3,18 @@ with the numpy rules, and a masking policy never takes one."""
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import torch
 from prospector import spec
-from prospector.engine import Engine
-from prospector.rollout import random_valid_action
 from prospector_common.policy.network import make_policy, noop_actions as torch_noop_actions, policy_input
 from prospector_common.policy.noops import EMPTY_CARGO, noop_actions
 
+from .recorded import record_episodes
+
 
 def random_play(seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = random.Random(seed)
-    engine = Engine(spec.EnvConfig(time_max=3000), seed=seed)
-    obs, masks = [], []
-    while not engine.done and len(obs) < steps:
-        obs.append(engine.observation().copy())
-        masks.append(engine.action_mask().copy())
-        engine.step(random_valid_action(rng, masks[-1], exclude=(spec.A_CASH_OUT,)))
-    return np.array(obs, np.float32), np.array(masks, np.uint8)
+    (episode,) = record_episodes((seed,), steps, time_max=3000)
+    return episode
 
 
 def test_the_rules_on_a_hand_made_observation():

@@ -5,7 +5,6 @@ LSTM, with and without action masking and forbidden actions; the exported file's
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +13,6 @@ import numpy as np
 import pytest
 import torch
 from prospector import spec
-from prospector.engine import Engine
-from prospector.rollout import random_valid_action
 from prospector_common.policy import checkpoint as ckpt
 from prospector_common.policy.actor import explain as torch_explain
 from prospector_common.policy.network import make_policy, policy_input
@@ -28,22 +25,9 @@ from prospector_common.policy.serving import (
     suggest,
 )
 
+from .recorded import record_episodes
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def record_episodes(seeds=(3, 11, 42), steps: int = 250) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per episode, observations [t, 260] and masks [t, 69] of real play (random valid actions)."""
-    episodes = []
-    for seed in seeds:
-        rng = random.Random(seed)
-        engine = Engine(spec.EnvConfig(time_max=2000), seed=seed)
-        obs, masks = [], []
-        while not engine.done and len(obs) < steps:
-            obs.append(engine.observation().copy())
-            masks.append(engine.action_mask().copy())
-            engine.step(random_valid_action(rng, masks[-1], exclude=(spec.A_CASH_OUT,)))
-        episodes.append((np.array(obs, np.float32), np.array(masks, np.float32)))
-    return episodes
 
 
 @pytest.fixture(scope="module")

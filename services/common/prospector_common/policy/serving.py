@@ -343,7 +343,8 @@ def export_numpy(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
         name=name or f"{data['run_id']} window {data['window_id']}", kind=kind,
         hidden_size=kwargs.get("hidden_size", 128), action_masking=kwargs.get("action_masking", False),
         forbid_cash_out=kwargs.get("forbid_cash_out", False), forbid_jettison=kwargs.get("forbid_jettison", False),
-        mask_noops=kwargs.get("mask_noops", False), run_id=data["run_id"], window_id=int(data["window_id"]), env_steps=int(data["env_steps"]))
+        mask_noops=kwargs.get("mask_noops", False),
+        run_id=data["run_id"], window_id=int(data["window_id"]), env_steps=int(data["env_steps"]))
     try:
         return write_policy_file(out_path, header, weights)
     except PolicyFileError as exc:
