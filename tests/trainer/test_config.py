@@ -115,3 +115,12 @@ def test_entropy_schedule_falls_linearly_to_its_final_value():
     assert cfg.ent_coef_at(600) == pytest.approx(0.006)
     assert cfg.ent_coef_at(1000) == cfg.ent_coef_at(5000) == pytest.approx(0.002)
     assert load_config(None, ["ppo.ent_coef=0.03"]).ent_coef_at(10**9) == 0.03  # no final: constant
+
+
+def test_entropy_schedule_can_end_before_the_run_and_stay_there():
+    cfg = load_config(None, ["run.total_env_steps=1000", "ppo.ent_coef=0.01", "ppo.ent_coef_final=0.002",
+                             "ppo.ent_anneal_from_env_steps=200", "ppo.ent_anneal_to_env_steps=600"])
+    assert cfg.ent_coef_at(400) == pytest.approx(0.006)
+    assert cfg.ent_coef_at(600) == cfg.ent_coef_at(1000) == pytest.approx(0.002)
+    with pytest.raises(ConfigError, match="ent_anneal_to_env_steps"):
+        load_config(None, ["ppo.ent_anneal_from_env_steps=600", "ppo.ent_anneal_to_env_steps=600"])

@@ -92,9 +92,11 @@ class PPOConfig:
     vf_clip_coef: float = 0.2
     ent_coef: float = 0.01
     # Entropy schedule: from ent_anneal_from_env_steps on, ent_coef falls linearly to
-    # ent_coef_final at total_env_steps (set per window); a negative final keeps it constant.
+    # ent_coef_final at ent_anneal_to_env_steps (0: total_env_steps) and stays there (set per
+    # window); a negative final keeps it constant.
     ent_coef_final: float = -1.0
     ent_anneal_from_env_steps: int = 0
+    ent_anneal_to_env_steps: int = 0
     max_grad_norm: float = 1.5
     update_epochs: int = 1
     bptt_horizon: int = 64
@@ -159,10 +161,11 @@ class TrainConfig:
 
     def ent_coef_at(self, env_steps: int | float) -> float:
         """The entropy coefficient at env_steps (ppo.ent_coef_final's linear schedule)."""
-        o, total = self.ppo, self.run.total_env_steps
+        o = self.ppo
+        end = o.ent_anneal_to_env_steps or self.run.total_env_steps
         if o.ent_coef_final < 0 or env_steps <= o.ent_anneal_from_env_steps:
             return o.ent_coef
-        frac = min(1.0, (env_steps - o.ent_anneal_from_env_steps) / max(1, total - o.ent_anneal_from_env_steps))
+        frac = min(1.0, (env_steps - o.ent_anneal_from_env_steps) / max(1, end - o.ent_anneal_from_env_steps))
         return o.ent_coef + frac * (o.ent_coef_final - o.ent_coef)
 
     @property
@@ -196,6 +199,9 @@ class TrainConfig:
         if self.batch_size < o.minibatch_size:
             raise ConfigError(f"batch size num_envs*bptt_horizon = {self.batch_size} is smaller than "
                               f"ppo.minibatch_size {o.minibatch_size}")
+        if o.ent_anneal_to_env_steps and o.ent_anneal_to_env_steps <= o.ent_anneal_from_env_steps:
+            raise ConfigError(f"ppo.ent_anneal_to_env_steps {o.ent_anneal_to_env_steps} must be after "
+                              f"ppo.ent_anneal_from_env_steps {o.ent_anneal_from_env_steps} (or 0: the run's end)")
         if o.minibatch_size % o.bptt_horizon:
             raise ConfigError(f"ppo.minibatch_size {o.minibatch_size} must be a multiple of bptt_horizon {o.bptt_horizon}")
         if o.reward_scale <= 0:
