@@ -13,6 +13,13 @@ def test_bench_train_reports_sps_and_where_the_time_goes():
     assert abs(sum(r["time_split"].values()) - 1) < 0.01 and r["time_split"]["env_step"] > 0
 
 
+def test_bench_train_measures_an_lstm_serially_since_overlap_is_for_the_mlp():
+    r = bench_train("tiny", ["policy.kind=lstm"], quick=True, repeats=1, seconds=0.5)
+    assert r["settings"]["policy"] == "lstm"
+    assert r["overlapped"] is None and r["overlap_speedup_median"] is None
+    assert r["train_sps_median"] == r["serial"]["sps_median"] > 0
+
+
 def test_bench_train_measures_serial_and_overlapped_epochs_side_by_side():
     r = bench_train("tiny", quick=True, repeats=2, seconds=0.5)
     assert r["serial"]["sps_median"] > 0 and r["overlapped"]["sps_median"] == r["train_sps_median"]
