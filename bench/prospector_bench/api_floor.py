@@ -122,7 +122,7 @@ async def _serve(http_port: int, grpc_port: int, reuse_port: bool) -> None:
     import uvicorn
     from prospector_api.app import create_app
     from prospector_api.grpc_play import PlayServicer
-    from prospector_api.server import _http_socket, http_config
+    from prospector_api.server import _http_socket, http_config, tune_gc
     from prospector_rpc.server import serve_grpc_aio
 
     with tempfile.TemporaryDirectory(prefix="prospector-floor-") as tmp:
@@ -138,10 +138,12 @@ async def _serve(http_port: int, grpc_port: int, reuse_port: bool) -> None:
                 sock = _http_socket("127.0.0.1", http_port, reuse_port=reuse_port)
                 server = uvicorn.Server(http_config(create_app(resources=resources), resources.api,
                                                     log_level="warning"))
+                tune_gc()  # as prospector api does
                 await server.serve(sockets=[sock])  # until SIGINT/SIGTERM (uvicorn's handlers)
             else:
                 stop = asyncio.Event()
                 loop = asyncio.get_running_loop()
+                tune_gc()
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.add_signal_handler(sig, stop.set)
                 await stop.wait()

@@ -111,3 +111,22 @@ def test_the_urls_database_is_selected(redis_client):
 
 def test_other_schemes_use_redis_py():
     assert isinstance(connect_pipe("unix:///nonexistent/redis.sock"), RedisPyCaller)
+
+
+def test_the_commands_of_one_loop_turn_reach_redis_in_one_write(prefix):
+    async def go() -> tuple[list, list]:
+        pipe = connect_pipe(REDIS_URL)
+        try:
+            assert await pipe.call("PING") == b"PONG"
+            writer, writes = pipe._conn.writer, []  # the real connection, its writes counted
+            real_write, real_writelines = writer.write, writer.writelines
+            writer.write = lambda data: (writes.append(1), real_write(data))[1]
+            writer.writelines = lambda data: (writes.append(len(data)), real_writelines(data))[1]
+            replies = await asyncio.gather(*(pipe.call("SET", f"{prefix}:w{i}", i) for i in range(100)))
+            return replies, writes
+        finally:
+            await pipe.aclose()
+
+    replies, writes = _run(go())
+    assert replies == [b"OK"] * 100
+    assert writes == [100]  # one write carrying all hundred commands

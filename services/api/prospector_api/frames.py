@@ -126,6 +126,9 @@ class FrameCache:
 
     def __init__(self, max_replays: int = MAX_REPLAYS, keyframe_every: int = KEYFRAME_EVERY) -> None:
         self.max_replays, self.keyframe_every = max_replays, keyframe_every
+        # frame lines decoded so far, what a page costs (a count, not a time: the tests compare
+        # pages by it; bench api times them); unlocked, so concurrent readers may lose a few
+        self.lines_decoded = 0
         self._indexes: OrderedDict[tuple, _Index] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -151,6 +154,7 @@ class FrameCache:
         flat, position = start.flat, start.index  # position: the frame whose line comes next
         for line, consumed, inflater, rest in _lines(path, start.offset, start.inflater.copy(), start.pending):
             raw = _json(path, position + 2, line)
+            self.lines_decoded += 1
             try:
                 flat = fmt._apply(flat, raw["delta"])
                 events = raw["events"]

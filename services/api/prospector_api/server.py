@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import shutil
@@ -45,6 +46,12 @@ from collections.abc import Iterator
 log = logging.getLogger("prospector.api")
 
 WORKER_RESTART_PAUSE_S = 1.0  # a worker that keeps dying is not restarted in a tight loop
+# Python's cyclic GC, tuned for serving play (tune_gc). A step allocates a render state of
+# hundreds of containers, so at the default young threshold (700) collections ran every score
+# of steps, and each full one walked every long-lived object (~0.1 s): 3.9 s of GC CPU per
+# worker in one `bench api` run. Tuned, side by side with the default (3 alternating pairs),
+# HTTP play saturated at 3,993 steps/s against 3,346, at 17 % less server CPU a step.
+GC_THRESHOLDS = (10_000, 10, 10)
 STOP_TIMEOUT_S = 15.0  # workers still running this long after SIGTERM are killed
 
 
@@ -152,6 +159,7 @@ async def _serve(args: argparse.Namespace, http_port: int, grpc_port: int, *, re
             health_watch = asyncio.create_task(watch_store_health(grpc_server, resources.store, api.health_check_s))
         sock = _http_socket(args.host, http_port, reuse_port=reuse_port)
         server = Server(http_config(app, api, log_level=args.log_level, access_log=args.access_log))
+        tune_gc()
         stop.on_stop(server.handle_exit)  # at once if a signal came while starting: uvicorn then stops at once
         log.info("HTTP API on http://%s:%d (pid %d)", args.host, sock.getsockname()[1], os.getpid())
         await server.serve(sockets=[sock])
@@ -163,6 +171,14 @@ async def _serve(args: argparse.Namespace, http_port: int, grpc_port: int, *, re
         await resources.aclose()
     log.info("API stopped (pid %d)", os.getpid())
     return 0
+
+
+def tune_gc() -> None:
+    """Once the process is built: what exists now is frozen out of every later collection (it
+    lives as long as the process), and collections run at GC_THRESHOLDS."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def http_config(app: object, api: object, *, log_level: str = "info", access_log: bool = False) -> object:
