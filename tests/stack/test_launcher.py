@@ -81,3 +81,33 @@ def test_a_taken_port_stops_the_launch_at_once_naming_its_variable(tmp_path) -> 
     assert done.returncode == 1
     assert f"PROSPECTOR_API_HTTP_PORT={taken} (api)" in done.stdout
     assert "every process it started has exited" in done.stdout  # its Redis, started first, is stopped
+
+
+def test_a_child_gets_sigterm_when_its_launcher_is_killed() -> None:
+    # the parent-death signal is set by setpriv before exec, never by Python in the forked child
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys\n"
+         "from prospector_stack.launcher import _with_parent_death_signal\n"
+         "child = subprocess.Popen(_with_parent_death_signal(['sleep', '60']), start_new_session=True)\n"
+         "print(child.pid, flush=True)\n"
+         "child.wait()\n"],
+        stdout=subprocess.PIPE, text=True)
+    child_pid = int(parent.stdout.readline())
+    os.kill(child_pid, 0)  # alive
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child_pid, signal.SIGKILL)
+    raise AssertionError("the child outlived its killed launcher")

@@ -96,15 +96,17 @@ def find_prospector() -> str:
     return str(here) if here.exists() else (shutil.which("prospector") or "prospector")
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: a new session, and SIGTERM if the launcher dies (Linux)."""
-    os.setsid()
-    try:
-        import ctypes
+# A child gets SIGTERM if the launcher dies (PR_SET_PDEATHSIG, which survives exec), set by
+# util-linux's setpriv in front of its command, never by Python code in the forked child: a
+# preexec_fn runs after fork in a process whose other threads (output pumps, health probes,
+# grpc) may hold the import lock or others, and one such child hung before exec, and the
+# launcher with it inside Popen, in a CI run (the API killed by the chaos test never came back).
+SETPRIV = shutil.which("setpriv")
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+
+def _with_parent_death_signal(argv: list[str]) -> list[str]:
+    """argv run so that it gets SIGTERM when the launcher dies (where setpriv exists: Linux)."""
+    return [SETPRIV, "--pdeathsig", "TERM", "--", *argv] if SETPRIV else list(argv)
 
 
 def stack_processes(stack_id: str) -> list[int]:
@@ -298,8 +300,8 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - closed by the pump thread
         log.write(f"---- {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(child.argv)}\n".encode())
-        child.proc = subprocess.Popen(child.argv, env=child.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        child.proc = subprocess.Popen(_with_parent_death_signal(child.argv), env=child.env, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
         threading.Thread(target=self._pump, args=(child, child.proc.stdout, log), daemon=True,
                          name=f"pump-{child.name}").start()
         child.started_at = time.monotonic()
