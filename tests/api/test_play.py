@@ -242,3 +242,107 @@ def test_concurrent_steps_in_one_process_apply_each_action_once(settings, api_se
     for _ in range(30):
         engine.step(6)
     assert state == engine.render_state()
+
+
+@pytest.fixture
+def raw_redis():
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)  # bytes, as the session hash holds them
+    yield client
+    client.close()
+
+
+def test_steps_are_logged_after_the_saved_state_and_a_cold_replica_replays_them(settings, api_settings, raw_redis):
+    """A step commits its action to the session's log, not the 14 kB state; every LOG_LIMIT steps
+    (and at a reset) the state is saved again. A replica that never saw the session (another
+    store, nothing warm) restores the state and replays the log to the very same game."""
+    import random
+
+    from prospector import spec
+    from prospector.rollout import random_valid_action
+    from prospector_api.sessions import LOG_LIMIT
+
+    warm_store = SessionStore.from_settings(settings, api_settings)
+    rng = random.Random(11)
+    actions: list[int] = []
+
+    async def play() -> tuple[list, list]:
+        view = await warm_store.create(7, None, ViewOptions(include_state=False))
+        sid = view.session_id
+        key = warm_store.session_key(sid)
+        created_state = raw_redis.hget(key, "state")
+        mask, logs, cold_views = view.action_mask, [], []
+        for n in range(1, 2 * LOG_LIMIT + 12):
+            action = random_valid_action(rng, mask, exclude=(spec.A_CASH_OUT,))
+            actions.append(action)
+            mask = (await warm_store.step(sid, action, ViewOptions(include_state=False))).action_mask
+            logs.append((raw_redis.hget(key, "log"), raw_redis.hget(key, "state") == created_state))
+            if n in (5, LOG_LIMIT + 1, 2 * LOG_LIMIT + 11):  # a replica with nothing warm reads it
+                cold = SessionStore.from_settings(settings, api_settings)
+                cold_views.append((n, await cold.get(sid, ViewOptions(include_observation=True))))
+                await cold.aclose()
+                cold.close()
+        await warm_store.aclose()
+        return logs, cold_views
+
+    logs, cold_views = asyncio.run(play())
+    warm_store.close()
+    # the first LOG_LIMIT steps append to the log; the state written at creation stays
+    assert logs[LOG_LIMIT - 1] == (bytes(actions[:LOG_LIMIT]), True)
+    # the next commit saves the state and empties the log; then the log grows again
+    assert logs[LOG_LIMIT] == (b"", False)
+    assert logs[LOG_LIMIT + 3][0] == bytes(actions[LOG_LIMIT + 1:LOG_LIMIT + 4])
+    engine = Engine(seed=7)
+    done = 0
+    for n, view in cold_views:
+        for action in actions[done:n]:
+            engine.step(action)
+        done = n
+        assert view.t == engine.t
+        assert view.state == engine.render_state()
+        assert view.observation == [float(x) for x in engine.observation()]
+
+
+def test_a_reset_saves_the_state_and_empties_the_log(settings, api_settings, raw_redis):
+    store = SessionStore.from_settings(settings, api_settings)
+
+    async def play() -> tuple[bytes, bytes, int]:
+        sid = (await store.create(3, None, ViewOptions(include_state=False))).session_id
+        for action in (6, 7, 8):
+            await store.step(sid, action, ViewOptions(include_state=False))
+        before = raw_redis.hget(store.session_key(sid), "log")
+        await store.reset(sid, seed=99)
+        after = raw_redis.hget(store.session_key(sid), "log")
+        cold = SessionStore.from_settings(settings, api_settings)
+        view = await cold.get(sid, ViewOptions(include_state=False))
+        await cold.aclose()
+        cold.close()
+        await store.aclose()
+        return before, after, view.seed, view.t
+
+    before, after, seed, t = asyncio.run(play())
+    store.close()
+    assert (before, after, seed, t) == (bytes((6, 7, 8)), b"", 99, 0)
+
+
+def test_a_reply_serializes_the_unchanged_graph_and_field_once():
+    """wire_state: the same bytes as the render state's own JSON, with the node and asteroid lists
+    serialized once while the engine hands out the same lists (the graph and the field unchanged)."""
+    import orjson
+
+    from prospector import spec
+    from prospector_api.sessions import dump_json, wire_state
+
+    engine = Engine(seed=4)
+    fragments, changes = [], 0
+    for i in range(300):
+        state = engine.render_state()
+        assert dump_json(wire_state(state)) == orjson.dumps(state)
+        wired = wire_state(state)
+        fragments.append((wired["nodes"], wired["asteroids"]))
+        assert wire_state(state)["nodes"] is wired["nodes"]  # taken from the cache, not serialized again
+        engine.step([spec.A_HOLD, 6, 7, 20, 44][i % 5])
+    distinct_nodes = len({id(nodes) for nodes, _ in fragments})
+    assert 1 <= distinct_nodes < 100  # most steps reuse the graph's JSON
+    assert wire_state(None) is None

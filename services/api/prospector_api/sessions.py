@@ -2,8 +2,9 @@
 
 One session is three Redis keys under the prefix (default prospector:play):
 
-    {prefix}:s:{id}        hash: state (Engine.save(), 13,864 bytes), version,
-                           seed, config (JSON), created_ms, expires_ms;
+    {prefix}:s:{id}        hash: state (Engine.save(), 13,864 bytes), log (the
+                           actions stepped since that state, one byte each),
+                           version, seed, config (JSON), created_ms, expires_ms;
                            PEXPIRE = the idle TTL, renewed by every step or reset
     {prefix}:known:{id}    "live" or "closed", kept `tombstone_s` longer, so a
                            late request can tell "expired" from "never existed"
@@ -14,8 +15,14 @@ One session is three Redis keys under the prefix (default prospector:play):
                            session; the per-client cap counts those still in
                            {prefix}:sessions
 
-A step restores the state into an engine, steps, saves, and writes it back
-with a compare-and-set on `version` (one EVALSHA). Two concurrent steps on
+A step restores the state into an engine, replays the log, steps, and commits
+with a compare-and-set on `version` (one EVALSHA). The commit appends the
+step's action to the log (one byte) rather than writing the whole state back;
+every LOG_LIMIT steps, and on every reset, it writes the saved state and
+empties the log. The engine is deterministic, so the state plus its log is
+the session exactly, and a step sends Redis a few dozen bytes where the state
+is 14 kB (that write was a seventh of a worker's CPU per HTTP step, py-spy).
+The version is always the state's version plus the log's length. Two concurrent steps on
 one session both start from version v; one commits v+1, the other finds v+1,
 reads the new state and starts again. So every action is applied exactly
 once, in some order, and a session is never corrupted; a replica that dies
@@ -80,6 +87,9 @@ MAX_SEED = 2**53 - 1
 RANDOM_SEED_BITS = 53  # random seeds: the whole range
 COMMIT_ATTEMPTS = 50  # compare-and-set retries before giving up (SessionBusy)
 CACHE_SESSIONS = 1024  # engines kept warm per process (about 30 kB each)
+# actions logged after a saved state before the next commit saves the state again: a cold load
+# replays at most this many steps (about 0.5 us each); a commit of the state costs 14 kB of writes
+LOG_LIMIT = 64
 RETRY_PAUSE_S = 0.0005  # after a lost compare-and-set, before reading the winner's state
 
 # ---- errors (each transport maps them to its status codes) ---------------------------
@@ -157,6 +167,31 @@ def dump_json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+# the render state's lists that most steps leave as they were (the graph, the asteroid field)
+_STEADY_LISTS = ("nodes", "asteroids")
+FRAGMENTS_KEPT = 2 * CACHE_SESSIONS
+_fragments: dict[int, tuple[list, orjson.Fragment]] = {}  # id(list) -> (the list, its JSON)
+
+
+def wire_state(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The render state for dump_json, its node and asteroid lists serialized once for as long as
+    they last: Engine.render_state hands out the same list objects while the graph and the field
+    are unchanged (most steps), so a reply serializes only what changed. The same bytes as
+    dump_json(state); the lists are held with their JSON, so an id is never reused meanwhile."""
+    if state is None:
+        return None
+    out = dict(state)
+    for name in _STEADY_LISTS:
+        value = state[name]
+        held = _fragments.get(id(value))
+        if held is None or held[0] is not value:
+            if len(_fragments) >= FRAGMENTS_KEPT:
+                _fragments.clear()
+            held = _fragments[id(value)] = (value, orjson.Fragment(orjson.dumps(value)))
+        out[name] = held[1]
+    return out
+
+
 
 @dataclass(frozen=True)
 class ViewOptions:
@@ -193,7 +228,7 @@ class SessionView:
             "t": self.t,
             "terminated": self.terminated,
             "truncated": self.truncated,
-            "state": self.state,
+            "state": wire_state(self.state),
             "action_mask": self.action_mask,
             "observation": self.observation,
         }
@@ -207,7 +242,7 @@ class SessionView:
             "truncated": self.truncated,
             "t": self.t,
             "expires_at": self.expires_at,
-            "state": self.state,
+            "state": wire_state(self.state),
             "info": self.info,
             "action_mask": self.action_mask,
             "observation": self.observation,
@@ -247,7 +282,7 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
 end
 local expires = now + tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], expires, ARGV[1])
-redis.call('HSET', KEYS[2], 'state', ARGV[5], 'seed', ARGV[6], 'config', ARGV[7], 'version', 1,
+redis.call('HSET', KEYS[2], 'state', ARGV[5], 'log', '', 'seed', ARGV[6], 'config', ARGV[7], 'version', 1,
            'created_ms', now, 'expires_ms', expires, 'client', ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], 'live', 'PX', tonumber(ARGV[2]) + tonumber(ARGV[4]))
@@ -258,10 +293,10 @@ end
 return {1, expires}
 """
 
-# KEYS: session, known. -> {1, state, version, seed, config, expires_ms} or {0, known or false}
+# KEYS: session, known. -> {1, state, version, seed, config, expires_ms, log} or {0, known or false}
 _READ = """
-local v = redis.call('HMGET', KEYS[1], 'state', 'version', 'seed', 'config', 'expires_ms')
-if v[1] then return {1, v[1], v[2], v[3], v[4], v[5]} end
+local v = redis.call('HMGET', KEYS[1], 'state', 'version', 'seed', 'config', 'expires_ms', 'log')
+if v[1] then return {1, v[1], v[2], v[3], v[4], v[5], v[6] or ''} end
 return {0, redis.call('GET', KEYS[2])}
 """
 
@@ -271,15 +306,17 @@ _PEEK = """
 local v = redis.call('HMGET', KEYS[1], 'version', 'expires_ms')
 if v[1] then
   if v[1] == ARGV[1] then return {2, v[1], v[2]} end
-  local s = redis.call('HMGET', KEYS[1], 'state', 'version', 'seed', 'config', 'expires_ms')
-  return {1, s[1], s[2], s[3], s[4], s[5]}
+  local s = redis.call('HMGET', KEYS[1], 'state', 'version', 'seed', 'config', 'expires_ms', 'log')
+  return {1, s[1], s[2], s[3], s[4], s[5], s[6] or ''}
 end
 return {0, redis.call('GET', KEYS[2])}
 """
 
 # KEYS: session, index, known. ARGV: version, state, seed, config, ttl_ms, tombstone_ms, id,
-# client key prefix (seed and config "" when unchanged, as after a step) -> {1, expires_ms}
-# committed, {0} version moved on, {-1} gone. The set of the session's client lives as long.
+# client key prefix, action (seed and config "" when unchanged, as after a step; state "" and the
+# action's byte to append it to the log, else action "" and the new state, which empties the log)
+# -> {1, expires_ms} committed, {0} version moved on, {-1} gone. The set of the session's client
+# lives as long.
 _COMMIT = _NOW_MS + """
 local held = redis.call('HMGET', KEYS[1], 'version', 'client')
 local v = held[1]
@@ -287,7 +324,12 @@ if not v then return {-1} end
 if v ~= ARGV[1] then return {0} end
 if held[2] and held[2] ~= '' then redis.call('PEXPIRE', ARGV[8] .. held[2], ARGV[5]) end
 local expires = now + tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'version', tonumber(v) + 1, 'expires_ms', expires)
+if ARGV[9] ~= '' then
+  redis.call('HSET', KEYS[1], 'log', (redis.call('HGET', KEYS[1], 'log') or '') .. ARGV[9])
+else
+  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'log', '')
+end
+redis.call('HSET', KEYS[1], 'version', tonumber(v) + 1, 'expires_ms', expires)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'seed', ARGV[3], 'config', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], expires, ARGV[7])
@@ -458,7 +500,7 @@ class SessionStore:
                 f"{wait_s:.0f} s, when the first idle one expires (idle sessions expire after "
                 f"{self.ttl_ms / 1000:g} s)", wait_s)
         out = self._view(engine, session_id, int(ms), options)
-        self._checkin(session_id, _Warm(engine, 1))
+        self._checkin(session_id, _Warm(engine, 1, 0))
         return out
 
     async def get(self, session_id: str, options: ViewOptions = ViewOptions()) -> SessionView:
@@ -494,7 +536,7 @@ class SessionStore:
             out.terminated, out.truncated = result[1], result[2]
             return out
 
-        return await self._mutate(session_id, apply, view, same_episode=True)
+        return await self._mutate(session_id, apply, view, logged_action=action)
 
     async def reset(
         self,
@@ -514,7 +556,7 @@ class SessionStore:
 
         return await self._mutate(session_id, apply,
                                   lambda engine, expires_ms, _: self._view(engine, session_id, expires_ms, options),
-                                  same_episode=False)
+                                  logged_action=None)
 
     async def close_session(self, session_id: str) -> None:
         """End a session and free its slot; SessionNotFound / SessionExpired if it is not live."""
@@ -528,15 +570,15 @@ class SessionStore:
     # ---- internals ---------------------------------------------------------------------
 
     async def _load(self, session_id: str, warm: _Warm | None) -> tuple[_Warm, int]:
-        """Redis's state of the session in `warm`'s engine (restored only if it holds another version;
-        when it holds the current one, Redis sends only the version, not the 14 kB state)."""
+        """Redis's state of the session in `warm`'s engine (restored and its log replayed only if it
+        holds another version; when it holds the current one, Redis sends only the version)."""
         keys = [self.session_key(session_id), self.known_key(session_id)]
         reply = await (self._run(_READ, keys, []) if warm is None else self._run(_PEEK, keys, [warm.version]))
         if reply[0] == 2 and warm is not None and int(reply[1]) == warm.version:
             return warm, int(reply[2])
         if reply[0] != 1:
             raise self._gone_from(session_id, reply[1])
-        _, state, version, _seed, _config, expires_ms = reply
+        _, state, version, _seed, _config, expires_ms, log = reply
         version = int(version)
         if warm is None or warm.version != version:
             engine = warm.engine if warm is not None else Engine()
@@ -544,7 +586,9 @@ class SessionStore:
                 engine.restore(state)
             except ValueError as exc:  # e.g. saved by an engine of another spec version
                 raise SessionExpired(f"session {session_id} cannot be resumed: {exc}") from None
-            warm = _Warm(engine, version)
+            for action in log:  # bytes: each an action the session stepped after the saved state
+                engine.step(action)
+            warm = _Warm(engine, version, len(log))
         return warm, int(expires_ms)
 
     async def _gone(self, session_id: str) -> PlayError:
@@ -561,8 +605,10 @@ class SessionStore:
             return SessionNotFound(f"session {session_id} was closed")
         return SessionNotFound(f"session {session_id} does not exist")
 
-    async def _mutate(self, session_id: str, apply: Any, view: Any, *, same_episode: bool) -> SessionView:
-        """apply(engine) to the session and commit it; `same_episode`: seed and config unchanged."""
+    async def _mutate(self, session_id: str, apply: Any, view: Any, *, logged_action: int | None) -> SessionView:
+        """apply(engine) to the session and commit it. `logged_action`: apply is that one step (seed and
+        config unchanged; the commit appends it to the log while the log is short), None: a reset,
+        committed as the new saved state."""
         warm = self._checkout(session_id)
         keys = [self.session_key(session_id), self.index_key, self.known_key(session_id)]
         for _ in range(COMMIT_ATTEMPTS):
@@ -570,11 +616,16 @@ class SessionStore:
                 warm, _ = await self._load(session_id, None)
             engine = warm.engine
             result = apply(engine)
-            seed, config = ("", "") if same_episode else (engine.seed, json.dumps(engine.config.to_dict()))
-            reply = await self._run(_COMMIT, keys, [warm.version, engine.save(), seed, config, self.ttl_ms,
-                                                    self.tombstone_ms, session_id, self.client_key_prefix])
+            seed, config = ("", "") if logged_action is not None else (engine.seed, json.dumps(engine.config.to_dict()))
+            if logged_action is not None and warm.logged < LOG_LIMIT:
+                state, logged = b"", bytes((logged_action,))
+            else:
+                state, logged = engine.save(), b""
+            reply = await self._run(_COMMIT, keys, [warm.version, state, seed, config, self.ttl_ms,
+                                                    self.tombstone_ms, session_id, self.client_key_prefix, logged])
             if reply[0] == 1:
                 warm.version += 1
+                warm.logged = warm.logged + 1 if logged else 0
                 out = view(engine, int(reply[1]), result)  # before check-in: then the engine is anyone's
                 self._checkin(session_id, warm)
                 return out
@@ -618,12 +669,13 @@ class SessionStore:
 
 
 class _Warm:
-    """A session's engine kept in this process and the version of Redis's state it holds."""
+    """A session's engine kept in this process, the version of Redis's session it holds, and how many
+    actions Redis's log holds after its saved state at that version."""
 
-    __slots__ = ("engine", "version")
+    __slots__ = ("engine", "version", "logged")
 
-    def __init__(self, engine: Engine, version: int) -> None:
-        self.engine, self.version = engine, version
+    def __init__(self, engine: Engine, version: int, logged: int) -> None:
+        self.engine, self.version, self.logged = engine, version, logged
 
 
 def _sha1(script: str) -> str:
