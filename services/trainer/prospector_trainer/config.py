@@ -128,12 +128,6 @@ class PPOConfig:
     # both cores busy instead of taking turns; each batch is acted by the weights of one
     # update before. mlp policy, single process only.
     overlap: bool = False
-    # Greedy rows (greedy.py): from greedy_from_env_steps on, this fraction of the training
-    # games takes the argmax action instead of a sampled one, so that what the greedy policy
-    # does is learned from (LEARNING.md, E13). 0: every game samples.
-    greedy_envs: float = 0.0
-    greedy_from_env_steps: int = 0
-    greedy_epsilon: float = 0.0   # the share of a greedy game's steps that still sample
     compile: bool = False
     precision: str = "float32"
 
@@ -167,12 +161,6 @@ class TrainConfig:
         from prospector_common.settings import get_settings
 
         return get_settings().data_dir
-
-    def greedy_rows_at(self, env_steps: int | float) -> int:
-        """How many of the training games act greedily at env_steps (ppo.greedy_envs)."""
-        if env_steps < self.ppo.greedy_from_env_steps:
-            return 0
-        return round(self.ppo.greedy_envs * self.vec.num_envs)
 
     def ent_coef_at(self, env_steps: int | float) -> float:
         """The entropy coefficient at env_steps (ppo.ent_coef_final's linear schedule)."""
@@ -217,9 +205,6 @@ class TrainConfig:
         if o.ent_anneal_to_env_steps and o.ent_anneal_to_env_steps <= o.ent_anneal_from_env_steps:
             raise ConfigError(f"ppo.ent_anneal_to_env_steps {o.ent_anneal_to_env_steps} must be after "
                               f"ppo.ent_anneal_from_env_steps {o.ent_anneal_from_env_steps} (or 0: the run's end)")
-        for name in ("greedy_envs", "greedy_epsilon"):
-            if not 0.0 <= getattr(o, name) <= 1.0:
-                raise ConfigError(f"ppo.{name} must be a fraction in 0..1, got {getattr(o, name)}")
         if o.minibatch_size % o.bptt_horizon:
             raise ConfigError(f"ppo.minibatch_size {o.minibatch_size} must be a multiple of bptt_horizon {o.bptt_horizon}")
         if o.reward_scale <= 0:

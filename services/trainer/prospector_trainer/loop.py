@@ -69,7 +69,7 @@ from prospector_common.policy import checkpoint as ckpt
 from prospector_common.policy.network import make_policy
 from prospector_common.storage import RunPaths, append_jsonl, atomic_write_json, read_jsonl, remove_temp_files
 
-from . import distributed, greedy
+from . import distributed
 from .config import TrainConfig, apply_overrides, policy_kwargs
 from .duties import DEFAULT_DUTIES, Duty, WindowResult
 from .env import batches, make_vecenv
@@ -111,13 +111,6 @@ class WindowedPuffeRL(pufferl_module.PuffeRL):
     def sps(self):
         return self.recent_sps
 
-    greedy_rows = 0  # ppo.greedy_envs: games played by the argmax policy (greedy.py), set per window
-
-    def evaluate(self):
-        # self is this learner, or the background collector of ppo.overlap (overlap.py)
-        with greedy.sampling_with_greedy_rows(getattr(self, "greedy_rows", 0), self.config["greedy_epsilon"]):
-            return pufferl_module.PuffeRL.evaluate(self)  # not super(): self may be the collector
-
     def train(self):
         self.last_log_time = -math.inf  # log (and publish self.losses) after every epoch
         return super().train()
@@ -151,7 +144,7 @@ def puffer_config(cfg: TrainConfig, data_dir: Path, world: distributed.World = d
         adam_eps=o.adam_eps, anneal_lr=o.anneal_lr, gamma=o.gamma, gae_lambda=o.gae_lambda,
         clip_coef=o.clip_coef, vf_clip_coef=o.vf_clip_coef, vf_coef=o.vf_coef, ent_coef=o.ent_coef,
         max_grad_norm=o.max_grad_norm, prio_alpha=o.prio_alpha, prio_beta0=o.prio_beta0,
-        vtrace_rho_clip=o.vtrace_rho_clip, vtrace_c_clip=o.vtrace_c_clip, greedy_epsilon=o.greedy_epsilon,
+        vtrace_rho_clip=o.vtrace_rho_clip, vtrace_c_clip=o.vtrace_c_clip,
         checkpoint_interval=2**62, data_dir=str(data_dir),
     )
 
@@ -253,12 +246,6 @@ class TrainingRun:
         """Curriculum (env.schedule): from this window on, new episodes use the env config in
         force at env_steps; episodes in progress finish under their own rules. The entropy
         coefficient follows its schedule (ppo.ent_coef_final) window by window."""
-        rows = self.cfg.greedy_rows_at(env_steps)
-        if rows != self.pufferl.greedy_rows:
-            self.pufferl.greedy_rows = rows
-            if self.collector is not None:
-                self.collector.collector.greedy_rows = rows
-            log.info("window %d: %d of the games play greedily", window_id, rows)
         ent_coef = self.cfg.ent_coef_at(env_steps)
         if ent_coef != self.pufferl.config["ent_coef"]:
             self.pufferl.config["ent_coef"] = ent_coef
