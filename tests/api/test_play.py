@@ -346,3 +346,18 @@ def test_a_reply_serializes_the_unchanged_graph_and_field_once():
     distinct_nodes = len({id(nodes) for nodes, _ in fragments})
     assert 1 <= distinct_nodes < 100  # most steps reuse the graph's JSON
     assert wire_state(None) is None
+
+
+def test_the_bench_floor_answers_through_the_api_app_with_its_canned_reply(tmp_path):
+    """prospector bench api's floor: the API's own app over a store that answers at once with a
+    state serialized beforehand; the reply carries that state as it is."""
+    import orjson
+    from prospector_bench.api_floor import CANNED_SESSION_ID, canned_resources
+
+    resources = canned_resources(tmp_path)
+    with TestClient(create_app(resources=resources)) as client:
+        created = client.post("/api/play/sessions", json={})
+        stepped = client.post(f"/api/play/sessions/{CANNED_SESSION_ID}/step", json={"action": 6})
+    assert created.status_code == 201 and stepped.status_code == 200, (created.text, stepped.text)
+    assert stepped.json()["state"] == orjson.loads(orjson.dumps(Engine(seed=1).render_state()))
+    assert stepped.json()["action"] == 6

@@ -177,9 +177,10 @@ def wire_state(state: dict[str, Any] | None) -> dict[str, Any] | None:
     """The render state for dump_json, its node and asteroid lists serialized once for as long as
     they last: Engine.render_state hands out the same list objects while the graph and the field
     are unchanged (most steps), so a reply serializes only what changed. The same bytes as
-    dump_json(state); the lists are held with their JSON, so an id is never reused meanwhile."""
-    if state is None:
-        return None
+    dump_json(state); the lists are held with their JSON, so an id is never reused meanwhile.
+    Anything but a dict (None, or a state already serialized, as the bench's floor has) passes."""
+    if not isinstance(state, dict):
+        return state
     out = dict(state)
     for name in _STEADY_LISTS:
         value = state[name]
