@@ -361,3 +361,29 @@ def test_the_bench_floor_answers_through_the_api_app_with_its_canned_reply(tmp_p
     assert created.status_code == 201 and stepped.status_code == 200, (created.text, stepped.text)
     assert stepped.json()["state"] == orjson.loads(orjson.dumps(Engine(seed=1).render_state()))
     assert stepped.json()["action"] == 6
+
+
+@pytest.mark.parametrize("log", [bytes(65), bytes((6, 200)), bytes((69,))])
+def test_a_forged_action_log_is_refused_not_replayed(settings, api_settings, raw_redis, log):
+    """Sessions come back from Redis, a trust boundary: a log longer than the API ever writes, or
+    with an action outside 0..68, makes the session unresumable (410-like SessionExpired) at once."""
+    from prospector_api.sessions import SessionExpired
+
+    store = SessionStore.from_settings(settings, api_settings)
+
+    async def play() -> str:
+        sid = (await store.create(3, None, ViewOptions(include_state=False))).session_id
+        raw_redis.hset(store.session_key(sid), "log", log)
+        cold = SessionStore.from_settings(settings, api_settings)
+        try:
+            with pytest.raises(SessionExpired, match="action log") as caught:
+                await cold.get(sid)
+            return str(caught.value)
+        finally:
+            await cold.aclose()
+            cold.close()
+            await store.aclose()
+
+    message = asyncio.run(play())
+    store.close()
+    assert "cannot be resumed" in message

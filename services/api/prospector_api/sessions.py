@@ -158,6 +158,15 @@ def check_seed(value: object) -> int:
     return value
 
 
+def check_log(log: bytes) -> None:
+    """ValueError unless `log` is one this API could have written: at most LOG_LIMIT actions, each
+    in 0..68 (Redis is a trust boundary: a forged log must not make a load step for long)."""
+    if len(log) > LOG_LIMIT:
+        raise ValueError(f"its action log holds {len(log)} actions, more than the {LOG_LIMIT} ever written")
+    if log and max(log) >= spec.N_ACTIONS:
+        raise ValueError(f"its action log holds action {max(log)}, outside 0..{spec.N_ACTIONS - 1}")
+
+
 # ---- what a call returns ------------------------------------------------------------------
 
 
@@ -585,6 +594,7 @@ class SessionStore:
             engine = warm.engine if warm is not None else Engine()
             try:
                 engine.restore(state)
+                check_log(log)
             except ValueError as exc:  # e.g. saved by an engine of another spec version
                 raise SessionExpired(f"session {session_id} cannot be resumed: {exc}") from None
             for action in log:  # bytes: each an action the session stepped after the saved state
