@@ -335,11 +335,11 @@ def test_a_reply_serializes_the_unchanged_graph_and_field_once():
     from prospector_api.sessions import dump_json, wire_state
 
     engine = Engine(seed=4)
-    fragments, changes = [], 0
+    fragments = []
     for i in range(300):
         state = engine.render_state()
-        assert dump_json(wire_state(state)) == orjson.dumps(state)
         wired = wire_state(state)
+        assert dump_json(wired) == orjson.dumps(state)
         fragments.append((wired["nodes"], wired["asteroids"]))
         assert wire_state(state)["nodes"] is wired["nodes"]  # taken from the cache, not serialized again
         engine.step([spec.A_HOLD, 6, 7, 20, 44][i % 5])

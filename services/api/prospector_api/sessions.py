@@ -21,12 +21,13 @@ step's action to the log (one byte) rather than writing the whole state back;
 every LOG_LIMIT steps, and on every reset, it writes the saved state and
 empties the log. The engine is deterministic, so the state plus its log is
 the session exactly, and a step sends Redis a few dozen bytes where the state
-is 14 kB (that write was a seventh of a worker's CPU per HTTP step, py-spy).
-The version is always the state's version plus the log's length. Two concurrent steps on
-one session both start from version v; one commits v+1, the other finds v+1,
-reads the new state and starts again. So every action is applied exactly
-once, in some order, and a session is never corrupted; a replica that dies
-mid-step loses only that step's write.
+is 14 kB: Redis's CPU per step fell by more than half and a worker saves the
+engine once in 64 steps (the write's system call costs the worker as much as
+before; README, bench api). The version is always the state's version plus the
+log's length. Two concurrent steps on one session both start from version v;
+one commits v+1, the other finds v+1, reads the new state and starts again. So
+every action is applied exactly once, in some order, and a session is never
+corrupted; a replica that dies mid-step loses only that step's write.
 
 Each process keeps the engines of recently used sessions warm (an LRU of
 CACHE_SESSIONS, each with the version of Redis's state it holds), so the
