@@ -99,7 +99,12 @@ def test_a_child_gets_sigterm_when_its_launcher_is_killed() -> None:
          "child.wait()\n"],
         stdout=subprocess.PIPE, text=True)
     child_pid = int(parent.stdout.readline())
-    os.kill(child_pid, 0)  # alive
+    # Popen returns once setpriv is exec'd, which may be before its prctl: wait for setpriv to
+    # have exec'd sleep (a CI run killed the launcher inside that window and the child lived)
+    deadline = time.monotonic() + 10
+    while open(f"/proc/{child_pid}/cmdline", "rb").read().split(b"\0")[0] != b"sleep":
+        assert time.monotonic() < deadline, "setpriv never ran its program"
+        time.sleep(0.01)
     parent.kill()
     parent.wait()
     deadline = time.monotonic() + 10
