@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import operator
 import os
+import struct
 
 import numpy as np
 
@@ -75,6 +76,50 @@ def _check_buffer(name: str, arr, shape: tuple, dtypes: tuple) -> np.ndarray:
 _N_NODES_BYTES = slice(ffi.offsetof("pr_render", "n_nodes"), ffi.offsetof("pr_render", "current_node"))
 _NODE_BYTES = slice(ffi.offsetof("pr_render", "node_type"), ffi.offsetof("pr_render", "n_asteroids"))
 _FIELD_BYTES = slice(ffi.offsetof("pr_render", "n_asteroids"), ffi.offsetof("pr_render", "fuel"))
+
+_STRUCT_CODES = {"int32_t": "i", "uint32_t": "I", "uint8_t": "B", "float": "f", "double": "d"}
+
+
+def _struct_reader(ctype: str, skip=lambda name: False) -> tuple[struct.Struct, dict[str, int]]:
+    """One struct.Struct that reads every field of a C struct (nested structs flattened as
+    "outer.inner"; fields for which skip(name) is true left out) in one call, and each field's
+    first index in the tuple it returns. Built from cffi's own offsets and types, so it follows
+    the header; reading a snapshot this way costs a tenth of reading its fields one by one."""
+    parts, index, end, values = ["="], {}, 0, 0
+
+    def walk(struct_type, base: int, prefix: str) -> None:
+        nonlocal end, values
+        for name, field in struct_type.fields:
+            full, item, count = prefix + name, field.type, 1
+            if skip(full):
+                continue
+            if item.kind == "struct":
+                walk(item, base + field.offset, full + ".")
+                continue
+            if item.kind == "array":
+                item, count = item.item, item.length
+            if item.kind != "primitive":  # arrays of arrays: only in skipped fields today
+                raise TypeError(f"{ctype}.{full}: cannot read a {item.cname} field")
+            offset = base + field.offset
+            if offset > end:
+                parts.append(f"{offset - end}x")
+            index[full], values = values, values + count
+            parts.append(f"{count}{_STRUCT_CODES[item.cname]}")
+            end = offset + count * ffi.sizeof(item)
+
+    walk(ffi.typeof(ctype), 0, "")
+    return struct.Struct("".join(parts)), index
+
+
+# pr_render's scalars, market, mask, events and metrics (not the node and asteroid arrays, which
+# render_state rebuilds only when they change), and pr_events on its own
+_RENDER, _R = _struct_reader("pr_render", skip=lambda name: name.startswith(("node_", "ast_")))
+_EVENTS, _ = _struct_reader("pr_events")
+_EVENT_FIELDS = tuple(name for name, _field in ffi.typeof("pr_events").fields)
+_EVENT_VALUES = _EVENT_FIELDS[3:]  # after flags, action, applied_action: reported when non-zero
+_EVENT_NAMES_SEEN: dict[int, tuple[str, ...]] = {}  # flags -> names (few distinct flag sets occur)
+_SHIP_FIELDS = ("fuel", "hull", "heat", "tool", "alert", "credits", "repair_kits", "stabilizers", "decoys",
+                "escape_ticks")
 
 
 class Engine:
@@ -168,7 +213,7 @@ class Engine:
 
     def events(self) -> dict:
         """What the last step did: event names plus the non-zero numeric fields."""
-        return _events_dict(self._env.events)
+        return _events_dict(_EVENTS.unpack_from(ffi.buffer(ffi.addressof(self._env[0], "events"))))
 
     def render_state(self) -> dict:
         """JSON-ready snapshot for people: graph, ship, cargo, market, mask, events.
@@ -237,45 +282,35 @@ class Engine:
         return asteroids
 
     def _render_dynamic(self, r, nodes: list, asteroids: list, config: dict) -> dict:
-        names = spec.COMMODITIES
-        metrics = dict(zip(spec.METRIC_NAMES, ffi.unpack(r.metrics, spec.N_METRICS)))
-        price, prev_price = ffi.unpack(r.price, spec.N_COMMODITIES), ffi.unpack(r.prev_price, spec.N_COMMODITIES)
-        inventory = ffi.unpack(r.inventory, spec.N_COMMODITIES)
+        names, n_c = spec.COMMODITIES, spec.N_COMMODITIES
+        v = _RENDER.unpack_from(self._render_bytes)
+        price, prev_price, inventory = _R["price"], _R["prev_price"], _R["inventory"]
+        done = v[_R["done"]]
+        events = _R["events.flags"]
         return {
-            "t": r.t,
-            "time_remaining": r.time_remaining,
-            "time_max": r.time_max,
-            "done": bool(r.done),
-            "terminated": r.done == 1,
-            "truncated": r.done == 2,
+            "t": v[_R["t"]],
+            "time_remaining": v[_R["time_remaining"]],
+            "time_max": v[_R["time_max"]],
+            "done": bool(done),
+            "terminated": done == 1,
+            "truncated": done == 2,
             "seed": int(self._env.seed),
             "config": config,
-            "current_node": r.current_node,
-            "selected_asteroid": r.selected,
+            "current_node": v[_R["current_node"]],
+            "selected_asteroid": v[_R["selected"]],
             "nodes": nodes,
             "asteroids": asteroids,
-            "ship": {
-                "fuel": r.fuel,
-                "hull": r.hull,
-                "heat": r.heat,
-                "tool": r.tool,
-                "alert": r.alert,
-                "credits": r.credits,
-                "repair_kits": r.repair_kits,
-                "stabilizers": r.stabilizers,
-                "decoys": r.decoys,
-                "escape_ticks": r.escape_ticks,
-            },
-            "cargo": dict(zip(names, ffi.unpack(r.cargo, spec.N_COMMODITIES))),
-            "refined": dict(zip(names, ffi.unpack(r.refined, spec.N_COMMODITIES))),
-            "cargo_value": r.cargo_value,
+            "ship": {name: v[_R[name]] for name in _SHIP_FIELDS},
+            "cargo": dict(zip(names, v[_R["cargo"]:_R["cargo"] + n_c])),
+            "refined": dict(zip(names, v[_R["refined"]:_R["refined"] + n_c])),
+            "cargo_value": v[_R["cargo_value"]],
             "market": {
-                names[c]: {"price": price[c], "prev_price": prev_price[c], "inventory": inventory[c]}
-                for c in range(spec.N_COMMODITIES)
+                names[c]: {"price": v[price + c], "prev_price": v[prev_price + c], "inventory": v[inventory + c]}
+                for c in range(n_c)
             },
-            "action_mask": ffi.unpack(r.mask, spec.N_ACTIONS),
-            "events": _events_dict(r.events),
-            "metrics": metrics,
+            "action_mask": list(v[_R["mask"]:_R["mask"] + spec.N_ACTIONS]),
+            "events": _events_dict(v[events:events + len(_EVENT_FIELDS)]),
+            "metrics": dict(zip(spec.METRIC_NAMES, v[_R["metrics"]:_R["metrics"] + spec.N_METRICS])),
         }
 
     # ---- save / restore ------------------------------------------------------------
@@ -311,21 +346,20 @@ def _action_name(a: int) -> str | None:
     return spec.ACTION_NAMES[a] if 0 <= a < spec.N_ACTIONS else None
 
 
-def _events_dict(ev) -> dict:
+def _events_dict(values: tuple) -> dict:
     """Event names of the last step, the action as requested and as applied
     (with their names; None out of range or before the first step), and the
-    non-zero numeric fields of pr_events."""
-    action, applied = int(ev.action), int(ev.applied_action)
-    out = {"names": spec.event_names(ev.flags), "flags": int(ev.flags),
+    non-zero numeric fields of pr_events. values: pr_events's fields in order (_EVENTS)."""
+    flags, action, applied = values[0], values[1], values[2]
+    names = _EVENT_NAMES_SEEN.get(flags)
+    if names is None:
+        if len(_EVENT_NAMES_SEEN) > 4096:
+            _EVENT_NAMES_SEEN.clear()
+        names = _EVENT_NAMES_SEEN[flags] = tuple(spec.event_names(flags))
+    out = {"names": list(names), "flags": flags,
            "action": action, "action_name": _action_name(action),
            "applied_action": applied, "applied_action_name": _action_name(applied)}
-    for field in ("dt", "travel_from", "travel_to", "scan_kind", "sale_commodity"):
-        v = int(getattr(ev, field))
-        if v:
-            out[field] = v
-    for field in ("sale_units", "sale_revenue", "purchase_cost", "mined_units", "fracture_damage",
-                  "overheat_damage", "hazard_damage", "pirate_damage", "pirate_loss", "reward"):
-        v = float(getattr(ev, field))
+    for field, v in zip(_EVENT_VALUES, values[3:]):
         if v:
             out[field] = v
     return out

@@ -40,3 +40,38 @@ def test_reset_and_restore_render_the_new_episode():
     state = engine.render_state()
     assert state == other.render_state()
     assert state["config"] == other.config.to_dict()
+
+
+def test_render_state_reads_the_snapshot_as_cffi_field_access_does():
+    # render_state reads the snapshot's scalars, market, mask, events and metrics with one
+    # struct.Struct laid out from cffi's offsets; cffi's own field access is the reference
+    from prospector._engine import ffi
+    from prospector.bots import CautiousScanner
+
+    names, n_c = spec.COMMODITIES, spec.N_COMMODITIES
+    seen_events, steps = set(), 0
+    for seed in (3, 4):
+        engine, bot = Engine(EnvConfig(time_max=4000), seed=seed), CautiousScanner()
+        bot.reset(seed)
+        while not engine.done:
+            engine.step(bot.act(engine.observation(), engine.action_mask()))
+            state, r = engine.render_state(), engine._render  # the snapshot render_state just took
+            assert (state["t"], state["time_remaining"], state["time_max"], state["current_node"],
+                    state["selected_asteroid"]) == (r.t, r.time_remaining, r.time_max, r.current_node, r.selected)
+            assert state["ship"] == {name: getattr(r, name) for name in state["ship"]}
+            assert state["cargo"] == dict(zip(names, ffi.unpack(r.cargo, n_c)))
+            assert state["refined"] == dict(zip(names, ffi.unpack(r.refined, n_c)))
+            assert state["cargo_value"] == r.cargo_value
+            assert state["market"] == {names[c]: {"price": r.price[c], "prev_price": r.prev_price[c],
+                                                  "inventory": r.inventory[c]} for c in range(n_c)}
+            assert state["action_mask"] == ffi.unpack(r.mask, spec.N_ACTIONS)
+            assert state["metrics"] == dict(zip(spec.METRIC_NAMES, ffi.unpack(r.metrics, spec.N_METRICS)))
+            events = state["events"]
+            assert events == engine.events()
+            assert (events["flags"], events["action"], events["applied_action"]) == (
+                r.events.flags, r.events.action, r.events.applied_action)
+            for name, _field in ffi.typeof("pr_events").fields[3:]:
+                assert events.get(name, 0) == getattr(r.events, name)
+            seen_events.update(events["names"])
+            steps += 1
+    assert steps > 1000 and {"mine", "sale", "travel", "scan"} <= seen_events

@@ -657,7 +657,7 @@ class SessionStore:
             state = engine.render_state()
             seed, config, t = state["seed"], state["config"], state["t"]
             done, terminated, truncated = state["done"], state["terminated"], state["truncated"]
-            mask = [flag != 0 for flag in state["action_mask"]]
+            mask = list(map(bool, state["action_mask"]))
             events = state["events"]
         else:
             state = None
