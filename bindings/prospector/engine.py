@@ -114,8 +114,8 @@ def _struct_reader(ctype: str, skip=lambda name: False) -> tuple[struct.Struct, 
 # pr_render's scalars, market, mask, events and metrics (not the node and asteroid arrays, which
 # render_state rebuilds only when they change), and pr_events on its own
 _RENDER, _R = _struct_reader("pr_render", skip=lambda name: name.startswith(("node_", "ast_")))
-_EVENTS, _ = _struct_reader("pr_events")
-_EVENT_FIELDS = tuple(name for name, _field in ffi.typeof("pr_events").fields)
+_EVENTS, _EVENT_INDEX = _struct_reader("pr_events")
+_EVENT_FIELDS = tuple(_EVENT_INDEX)  # in the header's order, one value each
 _EVENT_VALUES = _EVENT_FIELDS[3:]  # after flags, action, applied_action: reported when non-zero
 _EVENT_NAMES_SEEN: dict[int, tuple[str, ...]] = {}  # flags -> names (few distinct flag sets occur)
 _SHIP_FIELDS = ("fuel", "hull", "heat", "tool", "alert", "credits", "repair_kits", "stabilizers", "decoys",
@@ -232,7 +232,7 @@ class Engine:
             self._field_cache = (key, self._render_asteroids(r))
         if self._config_cache[0] is not self.config:
             self._config_cache = (self.config, self.config.to_dict())
-        return self._render_dynamic(r, self._nodes_cache[1], self._field_cache[1], self._config_cache[1])
+        return self._render_dynamic(self._nodes_cache[1], self._field_cache[1], self._config_cache[1])
 
     @staticmethod
     def _render_nodes(r) -> list[dict]:
@@ -281,7 +281,7 @@ class Engine:
             })
         return asteroids
 
-    def _render_dynamic(self, r, nodes: list, asteroids: list, config: dict) -> dict:
+    def _render_dynamic(self, nodes: list, asteroids: list, config: dict) -> dict:
         names, n_c = spec.COMMODITIES, spec.N_COMMODITIES
         v = _RENDER.unpack_from(self._render_bytes)
         price, prev_price, inventory = _R["price"], _R["prev_price"], _R["inventory"]
