@@ -96,9 +96,9 @@ def _struct_reader(ctype: str, skip=lambda name: False) -> tuple[struct.Struct, 
             if item.kind == "struct":
                 walk(item, base + field.offset, full + ".")
                 continue
-            if item.kind == "array":
-                item, count = item.item, item.length
-            if item.kind != "primitive":  # arrays of arrays: only in skipped fields today
+            while item.kind == "array":  # arrays of arrays: flattened, row after row
+                item, count = item.item, count * item.length
+            if item.kind != "primitive":
                 raise TypeError(f"{ctype}.{full}: cannot read a {item.cname} field")
             offset = base + field.offset
             if offset > end:
@@ -112,14 +112,31 @@ def _struct_reader(ctype: str, skip=lambda name: False) -> tuple[struct.Struct, 
 
 
 # pr_render's scalars, market, mask, events and metrics (not the node and asteroid arrays, which
-# render_state rebuilds only when they change), and pr_events on its own
+# render_state rebuilds only when they change), its node arrays, its asteroid field, and pr_events
 _RENDER, _R = _struct_reader("pr_render", skip=lambda name: name.startswith(("node_", "ast_")))
+_NODES, _N = _struct_reader("pr_render", skip=lambda name: not name.startswith(("n_nodes", "node_")))
+_FIELD, _F = _struct_reader("pr_render", skip=lambda name: not name.startswith(("selected", "n_asteroids", "ast_")))
 _EVENTS, _EVENT_INDEX = _struct_reader("pr_events")
 _EVENT_FIELDS = tuple(_EVENT_INDEX)  # in the header's order, one value each
 _EVENT_VALUES = _EVENT_FIELDS[3:]  # after flags, action, applied_action: reported when non-zero
 _EVENT_NAMES_SEEN: dict[int, tuple[str, ...]] = {}  # flags -> names (few distinct flag sets occur)
 _SHIP_FIELDS = ("fuel", "hull", "heat", "tool", "alert", "credits", "repair_kits", "stabilizers", "decoys",
                 "escape_ticks")
+# where _render_dynamic finds each value in _RENDER's tuple: an index, or a slice for an array
+_R_T, _R_TIME_REMAINING, _R_TIME_MAX, _R_DONE = _R["t"], _R["time_remaining"], _R["time_max"], _R["done"]
+_R_CURRENT_NODE, _R_SELECTED, _R_CARGO_VALUE = _R["current_node"], _R["selected"], _R["cargo_value"]
+_SHIP_VALUES = operator.itemgetter(*(_R[name] for name in _SHIP_FIELDS))
+
+
+def _span(name: str, length: int) -> slice:
+    return slice(_R[name], _R[name] + length)
+
+
+_R_CARGO, _R_REFINED = _span("cargo", spec.N_COMMODITIES), _span("refined", spec.N_COMMODITIES)
+_R_PRICE, _R_PREV_PRICE = _span("price", spec.N_COMMODITIES), _span("prev_price", spec.N_COMMODITIES)
+_R_INVENTORY = _span("inventory", spec.N_COMMODITIES)
+_R_MASK, _R_METRICS = _span("mask", spec.N_ACTIONS), _span("metrics", spec.N_METRICS)
+_R_EVENTS = _span("events.flags", len(_EVENT_FIELDS))
 
 
 class Engine:
@@ -226,91 +243,81 @@ class Engine:
         raw = self._render_bytes
         key = raw[_NODE_BYTES] + raw[_N_NODES_BYTES]
         if key != self._nodes_cache[0]:
-            self._nodes_cache = (key, self._render_nodes(r))
+            self._nodes_cache = (key, self._render_nodes())
         key = raw[_FIELD_BYTES] + bytes((r.selected + 1,))
         if key != self._field_cache[0]:
-            self._field_cache = (key, self._render_asteroids(r))
+            self._field_cache = (key, self._render_asteroids())
         if self._config_cache[0] is not self.config:
             self._config_cache = (self.config, self.config.to_dict())
         return self._render_dynamic(self._nodes_cache[1], self._field_cache[1], self._config_cache[1])
 
-    @staticmethod
-    def _render_nodes(r) -> list[dict]:
-        n_types = len(spec.NODE_TYPES)
-        # whole arrays at once (ffi.unpack) rather than element by element: cffi indexing
-        # costs more than the rest
-        n = r.n_nodes
-        kinds, xs, ys = ffi.unpack(r.node_type, n), ffi.unpack(r.node_x, n), ffi.unpack(r.node_y, n)
-        degrees, visited, hops = ffi.unpack(r.node_degree, n), ffi.unpack(r.node_visited, n), ffi.unpack(r.node_hops, n)
-        threats = ffi.unpack(r.node_threat_est, n)
-        neighbor, travel_time = bytes(ffi.buffer(r.node_neighbor)), bytes(ffi.buffer(r.node_travel_time))
-        width = spec.MAX_NEIGHBORS
+    def _render_nodes(self) -> list[dict]:
+        v = _NODES.unpack_from(self._render_bytes)
+        kinds, xs, ys, degrees = _N["node_type"], _N["node_x"], _N["node_y"], _N["node_degree"]
+        visited, hops, threats = _N["node_visited"], _N["node_hops"], _N["node_threat_est"]
+        neighbor, travel_time, width = _N["node_neighbor"], _N["node_travel_time"], spec.MAX_NEIGHBORS
+        types, n_types = spec.NODE_TYPES, len(spec.NODE_TYPES)
         nodes = []
-        for i in range(n):
-            kind = kinds[i]
+        for i in range(v[_N["n_nodes"]]):
+            kind, degree, row = v[kinds + i], v[degrees + i], i * width
             nodes.append({
                 "id": i,
-                "type": spec.NODE_TYPES[kind] if kind < n_types else kind,
-                "x": xs[i],
-                "y": ys[i],
-                "neighbors": list(neighbor[i * width:i * width + degrees[i]]),
-                "travel_times": list(travel_time[i * width:i * width + degrees[i]]),
-                "visited": bool(visited[i]),
-                "threat_estimate": threats[i],
-                "hops": hops[i],
+                "type": types[kind] if kind < n_types else kind,
+                "x": v[xs + i],
+                "y": v[ys + i],
+                "neighbors": list(v[neighbor + row:neighbor + row + degree]),
+                "travel_times": list(v[travel_time + row:travel_time + row + degree]),
+                "visited": bool(v[visited + i]),
+                "threat_estimate": v[threats + i],
+                "hops": v[hops + i],
             })
         return nodes
 
-    @staticmethod
-    def _render_asteroids(r) -> list[dict]:
-        names = spec.COMMODITIES
+    def _render_asteroids(self) -> list[dict]:
+        v = _FIELD.unpack_from(self._render_bytes)
+        names, n_c = spec.COMMODITIES, spec.N_COMMODITIES
+        valid, comp, stability = _F["ast_valid"], _F["ast_comp"], _F["ast_stability"]
+        depletion, confidence, selected = _F["ast_depletion"], _F["ast_confidence"], v[_F["selected"]]
         asteroids = []
-        k = r.n_asteroids
-        valid, stability = ffi.unpack(r.ast_valid, k), ffi.unpack(r.ast_stability, k)
-        depletion, confidence = ffi.unpack(r.ast_depletion, k), ffi.unpack(r.ast_confidence, k)
-        for a in range(k):
-            if not valid[a]:
+        for a in range(v[_F["n_asteroids"]]):
+            if not v[valid + a]:
                 continue
             asteroids.append({
                 "slot": a,
-                "selected": a == r.selected,
-                "composition": dict(zip(names, ffi.unpack(r.ast_comp[a], spec.N_COMMODITIES))),
-                "stability": stability[a],
-                "depletion": depletion[a],
-                "confidence": confidence[a],
+                "selected": a == selected,
+                "composition": dict(zip(names, v[comp + a * n_c:comp + (a + 1) * n_c])),
+                "stability": v[stability + a],
+                "depletion": v[depletion + a],
+                "confidence": v[confidence + a],
             })
         return asteroids
 
     def _render_dynamic(self, nodes: list, asteroids: list, config: dict) -> dict:
-        names, n_c = spec.COMMODITIES, spec.N_COMMODITIES
+        names = spec.COMMODITIES
         v = _RENDER.unpack_from(self._render_bytes)
-        price, prev_price, inventory = _R["price"], _R["prev_price"], _R["inventory"]
-        done = v[_R["done"]]
-        events = _R["events.flags"]
+        done = v[_R_DONE]
         return {
-            "t": v[_R["t"]],
-            "time_remaining": v[_R["time_remaining"]],
-            "time_max": v[_R["time_max"]],
+            "t": v[_R_T],
+            "time_remaining": v[_R_TIME_REMAINING],
+            "time_max": v[_R_TIME_MAX],
             "done": bool(done),
             "terminated": done == 1,
             "truncated": done == 2,
             "seed": int(self._env.seed),
             "config": config,
-            "current_node": v[_R["current_node"]],
-            "selected_asteroid": v[_R["selected"]],
+            "current_node": v[_R_CURRENT_NODE],
+            "selected_asteroid": v[_R_SELECTED],
             "nodes": nodes,
             "asteroids": asteroids,
-            "ship": {name: v[_R[name]] for name in _SHIP_FIELDS},
-            "cargo": dict(zip(names, v[_R["cargo"]:_R["cargo"] + n_c])),
-            "refined": dict(zip(names, v[_R["refined"]:_R["refined"] + n_c])),
-            "cargo_value": v[_R["cargo_value"]],
-            "market": {
-                names[c]: {"price": v[price + c], "prev_price": v[prev_price + c], "inventory": v[inventory + c]}
-                for c in range(n_c)
-            },
-            "action_mask": list(v[_R["mask"]:_R["mask"] + spec.N_ACTIONS]),
-            "events": _events_dict(v[events:events + len(_EVENT_FIELDS)]),
-            "metrics": dict(zip(spec.METRIC_NAMES, v[_R["metrics"]:_R["metrics"] + spec.N_METRICS])),
+            "ship": dict(zip(_SHIP_FIELDS, _SHIP_VALUES(v))),
+            "cargo": dict(zip(names, v[_R_CARGO])),
+            "refined": dict(zip(names, v[_R_REFINED])),
+            "cargo_value": v[_R_CARGO_VALUE],
+            "market": {name: {"price": price, "prev_price": prev, "inventory": inventory}
+                       for name, price, prev, inventory in zip(names, v[_R_PRICE], v[_R_PREV_PRICE], v[_R_INVENTORY])},
+            "action_mask": list(v[_R_MASK]),
+            "events": _events_dict(v[_R_EVENTS]),
+            "metrics": dict(zip(spec.METRIC_NAMES, v[_R_METRICS])),
         }
 
     # ---- save / restore ------------------------------------------------------------

@@ -244,6 +244,34 @@ def test_concurrent_steps_in_one_process_apply_each_action_once(settings, api_se
     assert state == engine.render_state()
 
 
+def test_one_store_serves_successive_event_loops_on_one_thread(settings, api_settings):
+    """The store remembers the caller of the loop it last ran on per thread; a later loop on the
+    same thread (the first one closed, its connection with it) and a loop after aclose get
+    their own connection, not the dead one."""
+    store = SessionStore.from_settings(settings, api_settings)
+
+    async def create_and_step(session_id: str | None) -> tuple[str, int, object]:
+        if session_id is None:
+            session_id = (await store.create(7, None, ViewOptions(include_state=False))).session_id
+        view = await store.step(session_id, 6, ViewOptions(include_state=False))
+        return session_id, view.t, store._pipe()
+
+    async def step_close_step(session_id: str) -> tuple[int, int]:
+        first = (await store.step(session_id, 6, ViewOptions(include_state=False))).t
+        await store.aclose()
+        second = (await store.step(session_id, 6, ViewOptions(include_state=False))).t
+        await store.aclose()
+        return first, second
+
+    try:
+        session_id, t1, pipe1 = asyncio.run(create_and_step(None))
+        _, t2, pipe2 = asyncio.run(create_and_step(session_id))  # a new loop on this thread
+        assert (t1, t2) == (1, 2) and pipe2 is not pipe1
+        assert asyncio.run(step_close_step(session_id)) == (3, 4)
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def raw_redis():
     import redis

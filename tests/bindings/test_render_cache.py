@@ -75,3 +75,47 @@ def test_render_state_reads_the_snapshot_as_cffi_field_access_does():
             seen_events.update(events["names"])
             steps += 1
     assert steps > 1000 and {"mine", "sale", "travel", "scan"} <= seen_events
+
+
+def _nodes_by_cffi(r) -> list[dict]:
+    from prospector._engine import ffi
+
+    width, nodes = spec.MAX_NEIGHBORS, []
+    for i in range(r.n_nodes):
+        degree, kind = r.node_degree[i], r.node_type[i]
+        nodes.append({"id": i, "type": spec.NODE_TYPES[kind] if kind < len(spec.NODE_TYPES) else kind,
+                      "x": r.node_x[i], "y": r.node_y[i],
+                      "neighbors": list(ffi.unpack(r.node_neighbor[i], width))[:degree],
+                      "travel_times": list(ffi.unpack(r.node_travel_time[i], width))[:degree],
+                      "visited": bool(r.node_visited[i]), "threat_estimate": r.node_threat_est[i],
+                      "hops": r.node_hops[i]})
+    return nodes
+
+
+def _asteroids_by_cffi(r) -> list[dict]:
+    from prospector._engine import ffi
+
+    return [{"slot": a, "selected": a == r.selected,
+             "composition": dict(zip(spec.COMMODITIES, ffi.unpack(r.ast_comp[a], spec.N_COMMODITIES))),
+             "stability": r.ast_stability[a], "depletion": r.ast_depletion[a], "confidence": r.ast_confidence[a]}
+            for a in range(r.n_asteroids) if r.ast_valid[a]]
+
+
+def test_node_and_asteroid_lists_read_the_snapshot_as_cffi_field_access_does():
+    # the node and asteroid lists come from struct readers over the snapshot's arrays (2-D arrays
+    # flattened row by row); cffi's element access is the reference, over bot games that scan,
+    # mine, travel and listen
+    from prospector.bots import CautiousScanner
+
+    checked_asteroids = checked_nodes = 0
+    for seed in (5, 6):
+        engine, bot = Engine(EnvConfig(time_max=3000), seed=seed), CautiousScanner()
+        bot.reset(seed)
+        while not engine.done:
+            engine.step(bot.act(engine.observation(), engine.action_mask()))
+            state, r = engine.render_state(), engine._render
+            assert state["nodes"] == _nodes_by_cffi(r)
+            assert state["asteroids"] == _asteroids_by_cffi(r)
+            checked_nodes += len(state["nodes"])
+            checked_asteroids += len(state["asteroids"])
+    assert checked_nodes > 10_000 and checked_asteroids > 1_000

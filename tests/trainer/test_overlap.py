@@ -91,3 +91,28 @@ def test_an_error_in_the_collector_thread_reaches_the_trainer(tmp_path):
 def test_overlap_is_refused_for_the_lstm_policy(tmp_path):
     with pytest.raises(ValueError, match="mlp policy only"):
         start_run(_cfg(tmp_path, "policy.kind=lstm"), run_id=new_run_id())
+
+
+def test_overlap_starts_once_the_run_reaches_overlap_from_env_steps(tmp_path):
+    # 5 batches of 8192: serial while fewer than 16384 env steps are done, overlapped after
+    cfg = _cfg(tmp_path, "run.window_env_steps=40960", "run.total_env_steps=40960",
+               "ppo.overlap_from_env_steps=16384")
+    run = start_run(cfg, run_id=new_run_id())
+    p = run.pufferl
+    busy_while_learning = []
+    real_train = p.train
+
+    def train_and_watch():
+        busy_while_learning.append(run.collector.busy)
+        return real_train()
+
+    p.train = train_and_watch
+    try:
+        while run.env_steps < 40960:
+            run.epoch(40960)
+    finally:
+        run.close()
+    assert run.env_steps == 40960
+    # after batch 1 (8192 steps) still serial; from batch 2 (16384) on, the next batch is collected
+    # meanwhile, except after the window's last
+    assert busy_while_learning == [False, True, True, True, False]

@@ -69,7 +69,7 @@ class Pipe:
             self._conn = None
 
     async def _call_on(self, conn: _Connection, args: tuple) -> Any:
-        loop = asyncio.get_running_loop()
+        loop = conn.loop  # the caller's: a Pipe serves one loop (asking asyncio is a system call on 3.11)
         waiter = loop.create_future()
         conn.waiters.append(waiter)
         conn.send(_pack(args))

@@ -383,6 +383,7 @@ class SessionStore:
         self._scripts = {script: _sha1(script) for script in (_CREATE, _READ, _PEEK, _COMMIT, _CLOSE)}
         self._cache: OrderedDict[str, _Warm] = OrderedDict()
         self._lock = threading.Lock()  # guards the cache and the client map; never held across an await
+        self._local = threading.local()  # .pipe: (loop, its caller) last used on this thread (see _pipe)
 
     @classmethod
     def from_settings(cls, settings: Any, api_settings: Any) -> SessionStore:
@@ -402,6 +403,7 @@ class SessionStore:
 
     async def aclose(self) -> None:
         """Close this event loop's connection."""
+        self._local.pipe = None
         with self._lock:
             pipe = self._pipes.pop(asyncio.get_running_loop(), None)
         if pipe is not None:
@@ -426,6 +428,13 @@ class SessionStore:
     # ---- Redis from the running event loop ------------------------------------------------
 
     def _pipe(self) -> Caller:
+        # The caller of the loop running this code. The thread's last (loop, caller) answers while
+        # that loop runs (a thread runs one loop at a time, so a running loop seen from this thread
+        # is the current one): on Python 3.11 asking asyncio for the running loop is a getpid
+        # system call, and a weak-keyed lookup besides, on every play step.
+        held = getattr(self._local, "pipe", None)
+        if held is not None and held[0].is_running():
+            return held[1]
         loop = asyncio.get_running_loop()
         pipe = self._pipes.get(loop)
         if pipe is None:
@@ -433,6 +442,7 @@ class SessionStore:
                 # like connect_redis, it gives up fast: a dead Redis costs a call about
                 # timeout_s, and the caller a 503, not seconds of retries
                 pipe = self._pipes.setdefault(loop, connect_pipe(self.redis_url, timeout_s=self.timeout_s))
+        self._local.pipe = (loop, pipe)
         return pipe
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:

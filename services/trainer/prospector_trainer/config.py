@@ -128,6 +128,10 @@ class PPOConfig:
     # both cores busy instead of taking turns; each batch is acted by the weights of one
     # update before. mlp policy, single process only.
     overlap: bool = False
+    # With overlap: serial (collect, then learn) until the run reaches this many env steps,
+    # overlapped after. The one update of lag slows learning most while the policy changes
+    # fastest, early in the curriculum (LEARNING.md, E9a and E16).
+    overlap_from_env_steps: int = 0
     compile: bool = False
     precision: str = "float32"
 

@@ -187,7 +187,8 @@ class TrainingRun:
 
         With ppo.overlap the batch is the one collected during the previous epoch's learning, and
         the next one starts collecting before this one is learned from, unless this batch
-        reaches `window_end` (nothing runs in the background across a window boundary)."""
+        reaches `window_end` (nothing runs in the background across a window boundary) or the
+        run is still short of ppo.overlap_from_env_steps."""
         p = self.pufferl
         t0 = time.perf_counter()
         collect(p, self.collector)
@@ -196,7 +197,8 @@ class TrainingRun:
         if n:  # shown by PuffeRL's dashboard as user stats
             for name in ("episode_return", "net_profit", "survival", "profit_per_tick"):
                 p.stats[name].append(sums[spec.METRIC_INDEX[name]] / n)
-        if self.collector is not None and window_end is not None and self.env_steps < window_end:
+        if (self.collector is not None and window_end is not None and self.env_steps < window_end
+                and self.env_steps >= self.cfg.ppo.overlap_from_env_steps):
             self.collector.start()
         p.train()
         t2 = time.perf_counter()
