@@ -16,6 +16,23 @@ def _cfg(tmp_path, *overrides):
     return load_config("tiny", [f'run.data_dir="{tmp_path}"', "ppo.overlap=true", *overrides])
 
 
+def _epochs_watching_train(run, env_steps: int, watch) -> None:
+    """run's epochs up to env_steps, calling watch() each time the learner starts to train."""
+    p = run.pufferl
+    real_train = p.train
+
+    def train_and_watch():
+        watch()
+        return real_train()
+
+    p.train = train_and_watch
+    try:
+        while run.env_steps < env_steps:
+            run.epoch(env_steps)
+    finally:
+        run.close()
+
+
 def test_an_overlapped_run_counts_every_step_once_and_writes_every_window(tmp_path):
     cfg = _cfg(tmp_path)
     run = train(cfg, run_id=new_run_id())
@@ -32,21 +49,14 @@ def test_the_learner_trains_on_the_background_batch_while_the_next_one_is_collec
     run = start_run(cfg, run_id=new_run_id())
     p = run.pufferl
     seen = []
-    real_train = p.train
 
-    def train_and_watch():
+    def watch():
         # while the learner trains, the collector thread is alive and writing into other buffers
         seen.append((run.collector.busy, {n: getattr(p, n).data_ptr() for n in BUFFERS},
                      {n: getattr(run.collector.collector, n).data_ptr() for n in BUFFERS},
                      threading.active_count()))
-        return real_train()
 
-    p.train = train_and_watch
-    try:
-        while run.env_steps < 40960:
-            run.epoch(40960)
-    finally:
-        run.close()
+    _epochs_watching_train(run, 40960, watch)
     assert run.env_steps == 40960  # 5 batches of 8192
     busy = [b for b, *_ in seen]
     assert busy == [True, True, True, True, False]  # no batch in flight past the window's end
@@ -98,20 +108,8 @@ def test_overlap_starts_once_the_run_reaches_overlap_from_env_steps(tmp_path):
     cfg = _cfg(tmp_path, "run.window_env_steps=40960", "run.total_env_steps=40960",
                "ppo.overlap_from_env_steps=16384")
     run = start_run(cfg, run_id=new_run_id())
-    p = run.pufferl
     busy_while_learning = []
-    real_train = p.train
-
-    def train_and_watch():
-        busy_while_learning.append(run.collector.busy)
-        return real_train()
-
-    p.train = train_and_watch
-    try:
-        while run.env_steps < 40960:
-            run.epoch(40960)
-    finally:
-        run.close()
+    _epochs_watching_train(run, 40960, lambda: busy_while_learning.append(run.collector.busy))
     assert run.env_steps == 40960
     # after batch 1 (8192 steps) still serial; from batch 2 (16384) on, the next batch is collected
     # meanwhile, except after the window's last
