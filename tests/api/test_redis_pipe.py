@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import redis
+from prospector_api import redis_pipe
 from prospector_api.redis_pipe import Pipe, RedisPyCaller, connect_pipe
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
@@ -130,3 +131,30 @@ def test_the_commands_of_one_loop_turn_reach_redis_in_one_write(prefix):
     replies, writes = _run(go())
     assert replies == [b"OK"] * 100
     assert writes == [100]  # one write carrying all hundred commands
+
+
+def test_arguments_reach_redis_as_given_however_often_they_repeat(prefix, monkeypatch):
+    """Repeated str and int arguments are packed from a table (kept up to BULKS_KEPT, then begun
+    again): the same value stays the same, an int and the str of it agree, and a bool is still
+    refused rather than taken for the 1 it hashes as."""
+    monkeypatch.setattr(redis_pipe, "BULKS_KEPT", 5)  # so that the table starts again mid-test
+    values = ["é", "", 0, -7, 2**62, "0", b"\x00\r\n", "key with spaces", 42, "42"]
+
+    async def go() -> list:
+        pipe = connect_pipe(REDIS_URL)
+        try:
+            replies = []
+            for _ in range(3):
+                for i, value in enumerate(values):
+                    await pipe.call("SET", f"{prefix}:b{i}", value)
+                    replies.append(await pipe.call("GET", f"{prefix}:b{i}"))
+            with pytest.raises(TypeError, match="bool"):
+                await pipe.call("SET", f"{prefix}:bool", True)
+            assert await pipe.call("ECHO", 1) == b"1"  # 1 still packs as itself after True was refused
+            return replies
+        finally:
+            await pipe.aclose()
+
+    expected = [value if isinstance(value, bytes) else str(value).encode() for value in values]
+    assert _run(go()) == expected * 3
+    assert len(redis_pipe._BULKS) <= 5

@@ -5,7 +5,8 @@ One session is three Redis keys under the prefix (default prospector:play):
     {prefix}:s:{id}        hash: state (Engine.save(), 13,864 bytes), log (the
                            actions stepped since that state, one byte each),
                            version, seed, config (JSON), created_ms, expires_ms;
-                           PEXPIRE = the idle TTL, renewed by every step or reset
+                           PEXPIRE = the idle TTL, renewed by a step or reset
+                           that moves it by at least renew_ms (see below)
     {prefix}:known:{id}    "live" or "closed", kept `tombstone_s` longer, so a
                            late request can tell "expired" from "never existed"
     {prefix}:sessions      sorted set id -> expiry (ms): the cap counts its
@@ -41,6 +42,11 @@ stays the only truth, the cache only saves the read and the restore.
 Creation is one script too: drop expired members, check the client's cap and
 the total cap, add.
 Time is Redis's own (TIME), so replicas with skewed clocks agree on expiry.
+A commit renews the session's expiry (its hash, its entry in the index, its
+client's set, its tombstone: four writes, about a third of the script's time
+in Redis) only when that moves it by at least renew_ms, a tenth of the TTL
+and at most a second; so a session stepped ten times a second renews once a
+second, and may expire up to renew_ms sooner than a TTL after its last step.
 
 The play calls are coroutines: HTTP handlers and the gRPC servicer run them
 on the event loop itself, with no thread hop per step (the engine work in
@@ -92,6 +98,7 @@ CACHE_SESSIONS = 1024  # engines kept warm per process (about 30 kB each)
 # replays at most this many steps (about 0.5 us each); a commit of the state costs 14 kB of writes
 LOG_LIMIT = 64
 RETRY_PAUSE_S = 0.0005  # after a lost compare-and-set, before reading the winner's state
+RENEW_MAX_MS = 1000  # a commit renews the expiry when that moves it this far (or a tenth of the TTL)
 
 # ---- errors (each transport maps them to its status codes) ---------------------------
 
@@ -324,27 +331,30 @@ return {0, redis.call('GET', KEYS[2])}
 """
 
 # KEYS: session, index, known. ARGV: version, state, seed, config, ttl_ms, tombstone_ms, id,
-# client key prefix, action (seed and config "" when unchanged, as after a step; state "" and the
-# action's byte to append it to the log, else action "" and the new state, which empties the log)
-# -> {1, expires_ms} committed, {0} version moved on, {-1} gone. The set of the session's client
-# lives as long.
+# client key prefix, action, renew_ms (seed and config "" when unchanged, as after a step; state ""
+# and the action's byte to append it to the log, else action "" and the new state, which empties
+# the log) -> {1, expires_ms} committed, {0} version moved on, {-1} gone. The expiry moves only by
+# renew_ms or more (module doc); the set of the session's client lives as long.
 _COMMIT = _NOW_MS + """
-local held = redis.call('HMGET', KEYS[1], 'version', 'client')
+local held = redis.call('HMGET', KEYS[1], 'version', 'client', 'expires_ms', 'log')
 local v = held[1]
 if not v then return {-1} end
 if v ~= ARGV[1] then return {0} end
-if held[2] and held[2] ~= '' then redis.call('PEXPIRE', ARGV[8] .. held[2], ARGV[5]) end
 local expires = now + tonumber(ARGV[5])
+local renew = expires - (tonumber(held[3]) or 0) >= tonumber(ARGV[10])
+if not renew then expires = tonumber(held[3]) end
 if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[1], 'log', (redis.call('HGET', KEYS[1], 'log') or '') .. ARGV[9])
+  redis.call('HSET', KEYS[1], 'log', (held[4] or '') .. ARGV[9], 'version', tonumber(v) + 1, 'expires_ms', expires)
 else
-  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'log', '')
+  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'log', '', 'version', tonumber(v) + 1, 'expires_ms', expires)
 end
-redis.call('HSET', KEYS[1], 'version', tonumber(v) + 1, 'expires_ms', expires)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'seed', ARGV[3], 'config', ARGV[4]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], expires, ARGV[7])
-redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]) + tonumber(ARGV[6]))
+if renew then
+  if held[2] and held[2] ~= '' then redis.call('PEXPIRE', ARGV[8] .. held[2], ARGV[5]) end
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+  redis.call('ZADD', KEYS[2], expires, ARGV[7])
+  redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]) + tonumber(ARGV[6]))
+end
 return {1, expires}
 """
 
@@ -374,6 +384,7 @@ class SessionStore:
     ) -> None:
         self.prefix = prefix
         self.ttl_ms = max(1, int(ttl_s * 1000))
+        self.renew_ms = min(RENEW_MAX_MS, self.ttl_ms // 10)
         self.max_sessions = int(max_sessions)
         self.max_sessions_per_client = int(max_sessions_per_client)  # 0: no cap per client
         self.tombstone_ms = max(1, int(tombstone_s * 1000))
@@ -644,7 +655,8 @@ class SessionStore:
             else:
                 state, logged = engine.save(), b""
             reply = await self._run(_COMMIT, keys, [warm.version, state, seed, config, self.ttl_ms,
-                                                    self.tombstone_ms, session_id, self.client_key_prefix, logged])
+                                                    self.tombstone_ms, session_id, self.client_key_prefix, logged,
+                                                    self.renew_ms])
             if reply[0] == 1:
                 warm.version += 1
                 warm.logged = warm.logged + 1 if logged else 0
