@@ -285,7 +285,8 @@ class SessionOut(BaseModel):
     session_id: str
     seed: int = Field(ge=0, le=MAX_SEED, description=f"the episode's seed, {SEED_RANGE}")
     config: dict[str, Any]
-    expires_at: float = Field(description="unix seconds; renewed by every step and reset")
+    expires_at: float = Field(description="unix seconds when the session expires if idle; a step or reset "
+                                          "renews it once that moves it by a tenth of the TTL (at most 1 s)")
     t: int
     terminated: bool
     truncated: bool
