@@ -340,9 +340,9 @@ local held = redis.call('HMGET', KEYS[1], 'version', 'client', 'expires_ms', 'lo
 local v = held[1]
 if not v then return {-1} end
 if v ~= ARGV[1] then return {0} end
-local expires = now + tonumber(ARGV[5])
-local renew = expires - (tonumber(held[3]) or 0) >= tonumber(ARGV[10])
-if not renew then expires = tonumber(held[3]) end
+local expires, held_expires = now + tonumber(ARGV[5]), tonumber(held[3]) or 0
+local renew = expires - held_expires >= tonumber(ARGV[10])
+if not renew then expires = held_expires end
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[1], 'log', (held[4] or '') .. ARGV[9], 'version', tonumber(v) + 1, 'expires_ms', expires)
 else
