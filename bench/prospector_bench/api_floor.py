@@ -40,12 +40,11 @@ class CannedStore:
     """prospector_api.sessions.SessionStore's play calls, answered with one canned session (module doc)."""
 
     def __init__(self) -> None:
-        import orjson
         from prospector_api.sessions import SessionView
 
         engine = Engine(seed=1)
         state = engine.render_state()
-        self._fragment = orjson.Fragment(orjson.dumps(state))  # serialized once: replies copy its bytes
+        self._state_json = engine.render_json()  # serialized once: replies copy its bytes
         self._template = dict(
             session_id=CANNED_SESSION_ID, seed=1, config=engine.config.to_dict(), expires_at=time.time() + 3600,
             t=engine.t, action_mask=engine.action_mask().astype(bool).tolist(),
@@ -54,7 +53,7 @@ class CannedStore:
         self._observation, self._mask = engine.observation().copy(), engine.action_mask().copy()
 
     def _view(self, options: Any, action: int = -1) -> Any:
-        view = self._view_class(state=self._fragment if options.include_state else None, **self._template)
+        view = self._view_class(state_json=self._state_json if options.include_state else None, **self._template)
         view.action = action
         return view
 

@@ -139,6 +139,27 @@ _R_MASK, _R_METRICS = _span("mask", spec.N_ACTIONS), _span("metrics", spec.N_MET
 _R_EVENTS = _span("events.flags", len(_EVENT_FIELDS))
 
 
+def _json_names():
+    """spec's names for pr_render_json (the char arrays are kept alive with the struct)."""
+    names, kept = ffi.new("pr_json_names *"), []
+    for field, values in (("commodity", spec.COMMODITIES), ("node_type", spec.NODE_TYPES),
+                          ("reward_mode", spec.REWARD_MODES), ("action", spec.ACTION_NAMES),
+                          ("event", spec.EVENT_NAMES), ("metric", spec.METRIC_NAMES)):
+        slots = getattr(names, field)
+        if len(values) != len(slots):
+            raise RuntimeError(f"spec has {len(values)} {field} names, the engine {len(slots)}")
+        for i, value in enumerate(values):
+            if not value.isidentifier():  # written into JSON as they are, unescaped
+                raise RuntimeError(f"{field} name {value!r} is not a plain identifier")
+            kept.append(ffi.new("char[]", value.encode()))
+            slots[i] = kept[-1]
+    return names, kept
+
+
+_JSON_NAMES, _JSON_NAME_STRINGS = _json_names()
+_uncleared = ffi.new_allocator(should_clear_after_alloc=False)  # render_json's buffer: written, not read, past n
+
+
 class Engine:
     """One env: reset, step, observe, mask, metrics, render state, save/restore."""
 
@@ -250,6 +271,18 @@ class Engine:
         if self._config_cache[0] is not self.config:
             self._config_cache = (self.config, self.config.to_dict())
         return self._render_dynamic(self._nodes_cache[1], self._field_cache[1], self._config_cache[1])
+
+    def render_json(self) -> bytes:
+        """render_state() as JSON, written in C (core_c/src/render_json.c): the same bytes as
+        orjson.dumps(render_state()), in about a tenth of the time, since no Python object is made
+        per number (the play API's replies are mostly this state). The layout is written twice,
+        here for Python's readers (its lists shared between calls) and in C for the wire;
+        tests/bindings/test_render_json.py holds the two byte for byte equal."""
+        out = _uncleared("char[]", lib.PR_RENDER_JSON_CAP)
+        n = lib.pr_render_json(self._env, _JSON_NAMES, out, lib.PR_RENDER_JSON_CAP)
+        if n < 0:
+            raise RuntimeError(f"the render state's JSON needs more than {lib.PR_RENDER_JSON_CAP} bytes")
+        return ffi.unpack(out, n)
 
     def _render_nodes(self) -> list[dict]:
         v = _NODES.unpack_from(self._render_bytes)

@@ -33,6 +33,7 @@
 #define PR_TIME_MAX_DEFAULT 20000
 
 enum { PR_NODE_STATION = 0, PR_NODE_CLUSTER = 1, PR_NODE_HAZARD = 2 };
+#define PR_N_NODE_TYPES 3
 enum { PR_REWARD_SHAPED = 0, PR_REWARD_SPARSE = 1 };
 
 /* Action indices (SPEC section 3). */
@@ -307,6 +308,28 @@ typedef struct {
 } pr_render;
 
 void pr_render_snapshot(const pr_env *env, pr_render *out);
+
+/* ---- render state as JSON (render_json.c) -------------------------------- */
+/* The names the JSON render state spells out: plain identifiers (no quotes
+ * or escapes needed). spec.py is their home; the bindings pass them in. */
+typedef struct {
+    const char *commodity[PR_N_COMMODITIES];
+    const char *node_type[PR_N_NODE_TYPES];
+    const char *reward_mode[2];
+    const char *action[PR_N_ACTIONS];
+    const char *event[PR_N_EVENTS];
+    const char *metric[PR_N_METRICS];
+} pr_json_names;
+
+/* The render snapshot as one JSON object, the same bytes as orjson.dumps of
+ * the bindings' Engine.render_state() (a play step's reply without a Python
+ * object per number). Returns the length written (no NUL), or -1 if cap is
+ * too small; PR_RENDER_JSON_CAP always suffices with spec.py's names. */
+#define PR_RENDER_JSON_CAP 32768
+int64_t pr_render_json(const pr_env *env, const pr_json_names *names, char *out, int64_t cap);
+/* A double as orjson writes it (shortest round-trip digits; null if not
+ * finite); out needs room for 32 chars. Returns the chars written (no NUL). */
+int pr_json_double(double v, char *out);
 
 /* ---- batched envs -------------------------------------------------------- */
 /* N envs in one allocation; buffers belong to the caller and are written in

@@ -56,6 +56,13 @@ static void forge(const uint8_t *saved, uint8_t *work, uint64_t *rng, uint64_t s
         INVARIANT(isfinite(r));
         for (int i = 0; i < PR_OBS_DIM; i++) INVARIANT(isfinite(obs[i]) && obs[i] >= -1.0f && obs[i] <= 1.0f);
     }
+    /* and its render state is JSON within the cap (the play API writes it on every step) */
+    static char json[PR_RENDER_JSON_CAP];
+    static const char *name = "n";
+    pr_json_names names;
+    for (size_t i = 0; i < sizeof names / sizeof name; i++) ((const char **)&names)[i] = name;
+    int64_t length = pr_render_json(&forged, &names, json, sizeof json);
+    INVARIANT(length > 0 && json[0] == '{' && json[length - 1] == '}');
 }
 
 int main(int argc, char **argv) {

@@ -276,6 +276,52 @@ static void test_batch_matches_single_env_and_auto_resets(void) {
 
 #define RUN(test) do { int before = failures; test(); if (failures == before) passed++; else { failed++; fprintf(stderr, "FAILED %s\n", #test); } } while (0)
 
+static void check_json_double(double v, const char *expected) {
+    char out[40];
+    int n = pr_json_double(v, out);
+    out[n] = 0;
+    if (strcmp(out, expected) != 0) fprintf(stderr, "pr_json_double(%.17g) = %s, not %s\n", v, out, expected);
+    CHECK(strcmp(out, expected) == 0);
+}
+
+static void test_json_doubles_are_the_shortest_round_trip_digits(void) {
+    check_json_double(0.0, "0.0");
+    check_json_double(-0.0, "-0.0");
+    check_json_double(128.0, "128.0");
+    check_json_double(0.1, "0.1");
+    check_json_double(1.0 / 3.0, "0.3333333333333333");
+    check_json_double((float)(64.0 / 255.0), "0.250980406999588");
+    check_json_double(0.00001, "0.00001");
+    check_json_double(1.5e-7, "1.5e-7");
+    check_json_double(-2.5e-300, "-2.5e-300");
+    check_json_double(5e-324, "5e-324");
+    check_json_double(1e15, "1000000000000000.0");
+    check_json_double(1e16, "1e+16");
+    check_json_double(1.7976931348623157e308, "1.7976931348623157e+308");
+    check_json_double(NAN, "null");
+    for (int i = 0; i < 100000; i++) {     /* and each reads back as the same double */
+        double v = ldexp((double)(i * 2654435761u % 1000003u) + 0.123, i % 200 - 100), back;
+        char out[40];
+        out[pr_json_double(v, out)] = 0;
+        back = strtod(out, NULL);
+        CHECK(back == v);
+    }
+}
+
+static void test_render_json_fits_its_cap_and_refuses_a_smaller_buffer(void) {
+    static const char *name = "n";
+    pr_json_names names;
+    const char **slot = (const char **)&names;
+    for (size_t i = 0; i < sizeof names / sizeof *slot; i++) slot[i] = name;
+    static char out[PR_RENDER_JSON_CAP];
+    pr_config cfg = pr_default_config();
+    pr_reset(&env, &cfg, 5);
+    int64_t n = pr_render_json(&env, &names, out, sizeof out);
+    CHECK(n > 1000 && out[0] == '{' && out[n - 1] == '}');
+    CHECK(pr_render_json(&env, &names, out, n) == n);
+    CHECK(pr_render_json(&env, &names, out, n - 1) == -1);
+}
+
 int main(void) {
     int passed = 0, failed = 0;
     RUN(test_reset_is_deterministic_per_seed);
@@ -291,6 +337,8 @@ int main(void) {
     RUN(test_station_actions_need_the_station);
     RUN(test_save_restore_round_trip_and_rejects_corruption);
     RUN(test_batch_matches_single_env_and_auto_resets);
+    RUN(test_json_doubles_are_the_shortest_round_trip_digits);
+    RUN(test_render_json_fits_its_cap_and_refuses_a_smaller_buffer);
     printf("C engine tests: %d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

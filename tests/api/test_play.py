@@ -260,7 +260,7 @@ def test_concurrent_steps_in_one_process_apply_each_action_once(settings, api_se
         try:
             view = await store.create(5, EnvConfig(pirates=False, hazards=False), ViewOptions(include_state=False))
             views = await _steps_at_once(store, view.session_id, 30)
-            return views, (await store.get(view.session_id)).state
+            return views, (await store.get(view.session_id)).state_json
         finally:
             await store.aclose()
 
@@ -270,7 +270,7 @@ def test_concurrent_steps_in_one_process_apply_each_action_once(settings, api_se
     engine = Engine(EnvConfig(pirates=False, hazards=False), seed=5)
     for _ in range(30):
         engine.step(6)
-    assert state == engine.render_state()
+    assert state == engine.render_json()
 
 
 def test_one_store_serves_successive_event_loops_on_one_thread(settings, api_settings):
@@ -357,7 +357,7 @@ def test_steps_are_logged_after_the_saved_state_and_a_cold_replica_replays_them(
             engine.step(action)
         done = n
         assert view.t == engine.t
-        assert view.state == engine.render_state()
+        assert view.state_json == engine.render_json()
         assert view.observation == [float(x) for x in engine.observation()]
 
 
@@ -383,26 +383,17 @@ def test_a_reset_saves_the_state_and_empties_the_log(settings, api_settings, raw
     assert (before, after, seed, t) == (bytes((6, 7, 8)), b"", 99, 0)
 
 
-def test_a_reply_serializes_the_unchanged_graph_and_field_once():
-    """wire_state: the same bytes as the render state's own JSON, with the node and asteroid lists
-    serialized once while the engine hands out the same lists (the graph and the field unchanged)."""
+def test_a_reply_embeds_the_render_state_json_written_in_c_as_it_is(client):
+    """A reply's state is Engine.render_json's bytes (written in C), copied into the body as they
+    are; those are orjson's bytes of render_state()."""
     import orjson
 
-    from prospector import spec
-    from prospector_api.sessions import dump_json, wire_state
-
+    sid = _create(client, seed=4)["session_id"]
     engine = Engine(seed=4)
-    fragments = []
-    for i in range(300):
-        state = engine.render_state()
-        wired = wire_state(state)
-        assert dump_json(wired) == orjson.dumps(state)
-        fragments.append((wired["nodes"], wired["asteroids"]))
-        assert wire_state(state)["nodes"] is wired["nodes"]  # taken from the cache, not serialized again
-        engine.step([spec.A_HOLD, 6, 7, 20, 44][i % 5])
-    distinct_nodes = len({id(nodes) for nodes, _ in fragments})
-    assert 1 <= distinct_nodes < 100  # most steps reuse the graph's JSON
-    assert wire_state(None) is None
+    for action in (8, 0, 11, 6, 20, 29, 29, 33, 1, 9, 6):
+        response = client.post(f"/api/play/sessions/{sid}/step", json={"action": action})
+        engine.step(action)
+        assert b'"state":' + orjson.dumps(engine.render_state()) + b',"info":' in response.content
 
 
 def test_the_bench_floor_answers_through_the_api_app_with_its_canned_reply(tmp_path):

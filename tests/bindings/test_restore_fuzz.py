@@ -10,6 +10,7 @@ import struct
 import zlib
 
 import numpy as np
+import orjson
 import pytest
 from prospector import spec
 from prospector.engine import Engine, lib
@@ -112,5 +113,6 @@ def test_forged_states_are_refused_or_play_on_within_range():
             assert math.isfinite(reward), (i, reward)
             assert np.all(np.isfinite(obs)) and np.all(np.abs(obs) <= 1.0), (i, obs[np.abs(obs) > 1.0])
         assert _finite_numbers(eng.render_state()) and _finite_numbers(eng.metrics()), i
+        assert eng.render_json() == orjson.dumps(eng.render_state()), i  # the play API's reply
     # a change the engine could have made (an estimate, the RNG state, a timer) is accepted
     assert 0 < accepted < BLOBS // 4

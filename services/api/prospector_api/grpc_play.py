@@ -53,7 +53,6 @@ from .sessions import (
     ViewOptions,
     check_action,
     dump_json,
-    wire_state,
 )
 
 _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
@@ -107,7 +106,7 @@ def _dumps(value: Any) -> str:
 def session_message(view: SessionView) -> pb2.Session:
     return pb2.Session(
         session_id=view.session_id,
-        state_json=_dumps(wire_state(view.state)) if view.state is not None else "",
+        state_json=view.state_json.decode() if view.state_json is not None else "",
         action_mask=view.action_mask,
         seed=view.seed,
         config=pb2.EnvConfig(**view.config),
@@ -123,7 +122,7 @@ def transition_message(view: SessionView) -> pb2.Transition:
         reward=view.reward,
         terminated=view.terminated,
         truncated=view.truncated,
-        state_json=_dumps(wire_state(view.state)) if view.state is not None else "",
+        state_json=view.state_json.decode() if view.state_json is not None else "",
         info_json=_dumps(view.info) if view.info is not None else "",
         action_mask=view.action_mask,
         t=view.t,

@@ -184,33 +184,6 @@ def dump_json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-# the render state's lists that most steps leave as they were (the graph, the asteroid field)
-_STEADY_LISTS = ("nodes", "asteroids")
-FRAGMENTS_KEPT = 2 * CACHE_SESSIONS
-_fragments: dict[int, tuple[list, orjson.Fragment]] = {}  # id(list) -> (the list, its JSON)
-
-
-def wire_state(state: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The render state for dump_json, its node and asteroid lists serialized once for as long as
-    they last: Engine.render_state hands out the same list objects while the graph and the field
-    are unchanged (most steps), so a reply serializes only what changed. The same bytes as
-    dump_json(state); the lists are held with their JSON, so an id is never reused meanwhile.
-    Anything but a dict (None, or a state already serialized, as the bench's floor has) passes."""
-    if not isinstance(state, dict):
-        return state
-    out = dict(state)
-    for name in _STEADY_LISTS:
-        value = state[name]
-        held = _fragments.get(id(value))
-        if held is None or held[0] is not value:
-            if len(_fragments) >= FRAGMENTS_KEPT:
-                _fragments.clear()
-            held = _fragments[id(value)] = (value, orjson.Fragment(orjson.dumps(value)))
-        out[name] = held[1]
-    return out
-
-
-
 @dataclass(frozen=True)
 class ViewOptions:
     """What to put in a reply besides the essentials."""
@@ -229,13 +202,16 @@ class SessionView:
     expires_at: float  # unix seconds
     t: int
     action_mask: list[bool]
-    state: dict[str, Any] | None
+    state_json: bytes | None  # the render state as JSON (Engine.render_json), None when not asked for
     observation: list[float] | None
     action: int = -1
     reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
     info: dict[str, Any] | None = None
+
+    def _state(self) -> orjson.Fragment | None:
+        return None if self.state_json is None else orjson.Fragment(self.state_json)
 
     def session_dict(self) -> dict[str, Any]:
         return {
@@ -246,7 +222,7 @@ class SessionView:
             "t": self.t,
             "terminated": self.terminated,
             "truncated": self.truncated,
-            "state": wire_state(self.state),
+            "state": self._state(),
             "action_mask": self.action_mask,
             "observation": self.observation,
         }
@@ -260,7 +236,7 @@ class SessionView:
             "truncated": self.truncated,
             "t": self.t,
             "expires_at": self.expires_at,
-            "state": wire_state(self.state),
+            "state": self._state(),
             "info": self.info,
             "action_mask": self.action_mask,
             "observation": self.observation,
@@ -672,33 +648,21 @@ class SessionStore:
 
     @staticmethod
     def _view(engine: Engine, session_id: str, expires_ms: int, options: ViewOptions) -> SessionView:
-        if options.include_state:
-            # the render state holds the essentials already: taken from it rather than asked of the
-            # engine again (each is a call into C, the config a dict built anew; together about a
-            # tenth of a step's own CPU)
-            state = engine.render_state()
-            seed, config, t = state["seed"], state["config"], state["t"]
-            done, terminated, truncated = state["done"], state["terminated"], state["truncated"]
-            mask = list(map(bool, state["action_mask"]))
-            events = state["events"]
-        else:
-            state = None
-            seed, config, t = engine.seed, engine.config.to_dict(), engine.t
-            done, terminated, truncated = engine.done, engine.terminated, engine.truncated
-            mask = engine.action_mask().astype(bool).tolist()  # in C: a third of the Python loop
-            events = engine.events()
+        done = engine.done
         return SessionView(
             session_id=session_id,
-            seed=seed,
-            config=config,
+            seed=engine.seed,
+            config=engine.config.to_dict(),
             expires_at=expires_ms / 1000.0,
-            t=t,
-            action_mask=mask,
-            state=state,
+            t=engine.t,
+            action_mask=engine.action_mask().astype(bool).tolist(),  # in C: a third of the Python loop
+            # written in C: building render_state's objects and serializing them cost a step
+            # several times what the rest of the step costs (README, bench api)
+            state_json=engine.render_json() if options.include_state else None,
             observation=[float(x) for x in engine.observation()] if options.include_observation else None,
-            terminated=terminated,
-            truncated=truncated,
-            info={"events": events, "episode": engine.metrics() if done else None},
+            terminated=engine.terminated,
+            truncated=engine.truncated,
+            info={"events": engine.events(), "episode": engine.metrics() if done else None},
         )
 
 
