@@ -40,6 +40,7 @@ class CannedStore:
     """prospector_api.sessions.SessionStore's play calls, answered with one canned session (module doc)."""
 
     def __init__(self) -> None:
+        import orjson
         from prospector_api.sessions import SessionView
 
         engine = Engine(seed=1)
@@ -48,7 +49,7 @@ class CannedStore:
         self._template = dict(
             session_id=CANNED_SESSION_ID, seed=1, config=engine.config.to_dict(), expires_at=time.time() + 3600,
             t=engine.t, action_mask=engine.action_mask().astype(bool).tolist(),
-            observation=None, info={"events": state["events"], "episode": None})
+            observation=None, info_json=orjson.dumps({"events": state["events"], "episode": None}))
         self._view_class = SessionView
         self._observation, self._mask = engine.observation().copy(), engine.action_mask().copy()
 

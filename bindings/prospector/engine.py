@@ -157,7 +157,9 @@ def _json_names():
 
 
 _JSON_NAMES, _JSON_NAME_STRINGS = _json_names()
-_uncleared = ffi.new_allocator(should_clear_after_alloc=False)  # render_json's buffer: written, not read, past n
+# the buffers of render_json and events_json: written by C, and not read past what it wrote
+_uncleared = ffi.new_allocator(should_clear_after_alloc=False)
+_EVENTS_JSON_CAP = 2048  # 20 event names, 15 numbers and 2 action names need well under half
 
 
 class Engine:
@@ -268,9 +270,7 @@ class Engine:
         key = raw[_FIELD_BYTES] + bytes((r.selected + 1,))
         if key != self._field_cache[0]:
             self._field_cache = (key, self._render_asteroids())
-        if self._config_cache[0] is not self.config:
-            self._config_cache = (self.config, self.config.to_dict())
-        return self._render_dynamic(self._nodes_cache[1], self._field_cache[1], self._config_cache[1])
+        return self._render_dynamic(self._nodes_cache[1], self._field_cache[1], self.config_dict())
 
     def render_json(self) -> bytes:
         """render_state() as JSON, written in C (core_c/src/render_json.c): the same bytes as
@@ -283,6 +283,20 @@ class Engine:
         if n < 0:
             raise RuntimeError(f"the render state's JSON needs more than {lib.PR_RENDER_JSON_CAP} bytes")
         return ffi.unpack(out, n)
+
+    def events_json(self) -> bytes:
+        """events() as JSON, written in C: the same bytes as orjson.dumps(events())."""
+        out = _uncleared("char[]", _EVENTS_JSON_CAP)
+        n = lib.pr_events_json(self._env, _JSON_NAMES, out, _EVENTS_JSON_CAP)
+        if n < 0:
+            raise RuntimeError(f"the events' JSON needs more than {_EVENTS_JSON_CAP} bytes")
+        return ffi.unpack(out, n)
+
+    def config_dict(self) -> dict:
+        """config.to_dict(), made once per config (read-only: shared with render_state)."""
+        if self._config_cache[0] is not self.config:
+            self._config_cache = (self.config, self.config.to_dict())
+        return self._config_cache[1]
 
     def _render_nodes(self) -> list[dict]:
         v = _NODES.unpack_from(self._render_bytes)

@@ -327,6 +327,8 @@ typedef struct {
  * too small; PR_RENDER_JSON_CAP always suffices with spec.py's names. */
 #define PR_RENDER_JSON_CAP 32768
 int64_t pr_render_json(const pr_env *env, const pr_json_names *names, char *out, int64_t cap);
+/* The last step's events alone, as render state's "events" (at most 2 kB). */
+int64_t pr_events_json(const pr_env *env, const pr_json_names *names, char *out, int64_t cap);
 /* A double as orjson writes it (shortest round-trip digits; null if not
  * finite); out needs room for 32 chars. Returns the chars written (no NUL). */
 int pr_json_double(double v, char *out);

@@ -535,3 +535,9 @@ int64_t pr_render_json(const pr_env *env, const pr_json_names *names, char *out,
     LIT(&w, "}}");
     return w.full ? -1 : (int64_t)(w.p - out);
 }
+
+int64_t pr_events_json(const pr_env *env, const pr_json_names *names, char *out, int64_t cap) {
+    json_out w = {out, out + (cap > 0 ? cap : 0), 0};
+    put_events(&w, names, &env->events);
+    return w.full ? -1 : (int64_t)(w.p - out);
+}

@@ -1,6 +1,6 @@
-"""Engine.render_json (written in C, for the play API's replies) is orjson's bytes of
-render_state(), byte for byte: the same keys in the same order, and every double as orjson
-writes it (the shortest digits that read back as the same double)."""
+"""Engine.render_json and events_json (written in C, for the play API's replies) are orjson's
+bytes of render_state() and events(), byte for byte: the same keys in the same order, and every
+double as orjson writes it (the shortest digits that read back as the same double)."""
 
 import math
 import random
@@ -47,8 +47,8 @@ def test_doubles_are_written_as_orjson_writes_them():
 
 
 def _assert_render_json_matches(engine: Engine) -> None:
-    written = engine.render_json()
-    assert written == orjson.dumps(engine.render_state()), engine.t
+    assert engine.render_json() == orjson.dumps(engine.render_state()), engine.t
+    assert engine.events_json() == orjson.dumps(engine.events()), engine.t
 
 
 @pytest.mark.parametrize("stage", [1, 3, 5])

@@ -52,7 +52,6 @@ from .sessions import (
     StoreUnavailable,
     ViewOptions,
     check_action,
-    dump_json,
 )
 
 _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
@@ -99,10 +98,6 @@ def _options(message: pb2.ResponseOptions) -> ViewOptions:
     return ViewOptions(include_state=not message.omit_state_json, include_observation=message.include_observation)
 
 
-def _dumps(value: Any) -> str:
-    return dump_json(value).decode()
-
-
 def session_message(view: SessionView) -> pb2.Session:
     return pb2.Session(
         session_id=view.session_id,
@@ -123,7 +118,7 @@ def transition_message(view: SessionView) -> pb2.Transition:
         terminated=view.terminated,
         truncated=view.truncated,
         state_json=view.state_json.decode() if view.state_json is not None else "",
-        info_json=_dumps(view.info) if view.info is not None else "",
+        info_json=view.info_json.decode(),
         action_mask=view.action_mask,
         t=view.t,
         observation=view.observation or (),

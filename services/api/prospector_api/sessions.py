@@ -74,6 +74,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 import redis
 from redis.exceptions import NoScriptError
@@ -208,7 +209,7 @@ class SessionView:
     reward: float = 0.0
     terminated: bool = False
     truncated: bool = False
-    info: dict[str, Any] | None = None
+    info_json: bytes = b"null"  # {"events": the last step's, "episode": its metrics once it has ended}
 
     def _state(self) -> orjson.Fragment | None:
         return None if self.state_json is None else orjson.Fragment(self.state_json)
@@ -237,7 +238,7 @@ class SessionView:
             "t": self.t,
             "expires_at": self.expires_at,
             "state": self._state(),
-            "info": self.info,
+            "info": orjson.Fragment(self.info_json),
             "action_mask": self.action_mask,
             "observation": self.observation,
         }
@@ -652,17 +653,18 @@ class SessionStore:
         return SessionView(
             session_id=session_id,
             seed=engine.seed,
-            config=engine.config.to_dict(),
+            config=engine.config_dict(),
             expires_at=expires_ms / 1000.0,
             t=engine.t,
-            action_mask=engine.action_mask().astype(bool).tolist(),  # in C: a third of the Python loop
-            # written in C: building render_state's objects and serializing them cost a step
-            # several times what the rest of the step costs (README, bench api)
+            action_mask=engine.action_mask().view(np.bool_).tolist(),
+            # both written in C: building the render state's Python objects and serializing them
+            # cost a step several times what the rest of the step costs (README, bench api)
             state_json=engine.render_json() if options.include_state else None,
+            info_json=b'{"events":%b,"episode":%b}' % (engine.events_json(),
+                                                     orjson.dumps(engine.metrics()) if done else b"null"),
             observation=[float(x) for x in engine.observation()] if options.include_observation else None,
             terminated=engine.terminated,
             truncated=engine.truncated,
-            info={"events": engine.events(), "episode": engine.metrics() if done else None},
         )
 
 
