@@ -302,6 +302,16 @@ static void put_name_or_null(json_out *w, const char *const *names, int n, int32
     else LIT(w, "null");
 }
 
+/* [v0,v1,...] */
+static void put_byte_list(json_out *w, const uint8_t *v, int n) {
+    LIT(w, "[");
+    for (int i = 0; i < n; i++) {
+        if (i) LIT(w, ",");
+        put_uint(w, v[i]);
+    }
+    LIT(w, "]");
+}
+
 /* {"iron":v0,"nickel":v1,...} */
 static void put_by_commodity(json_out *w, const pr_json_names *names, const double *v) {
     LIT(w, "{");
@@ -346,17 +356,12 @@ static void put_nodes(json_out *w, const pr_json_names *names, const pr_render *
         put_int(w, r->node_x[i]);
         LIT(w, ",\"y\":");
         put_int(w, r->node_y[i]);
-        LIT(w, ",\"neighbors\":[");
-        for (int k = 0; k < r->node_degree[i] && k < PR_MAX_NEIGHBORS; k++) {
-            if (k) LIT(w, ",");
-            put_int(w, r->node_neighbor[i][k]);
-        }
-        LIT(w, "],\"travel_times\":[");
-        for (int k = 0; k < r->node_degree[i] && k < PR_MAX_NEIGHBORS; k++) {
-            if (k) LIT(w, ",");
-            put_int(w, r->node_travel_time[i][k]);
-        }
-        LIT(w, "],\"visited\":");
+        int degree = r->node_degree[i] < PR_MAX_NEIGHBORS ? r->node_degree[i] : PR_MAX_NEIGHBORS;
+        LIT(w, ",\"neighbors\":");
+        put_byte_list(w, r->node_neighbor[i], degree);
+        LIT(w, ",\"travel_times\":");
+        put_byte_list(w, r->node_travel_time[i], degree);
+        LIT(w, ",\"visited\":");
         put_bool(w, r->node_visited[i]);
         LIT(w, ",\"threat_estimate\":");
         put_float(w, r->node_threat_est[i]);
@@ -519,12 +524,9 @@ int64_t pr_render_json(const pr_env *env, const pr_json_names *names, char *out,
         put_double(&w, r.inventory[c]);
         LIT(&w, "}");
     }
-    LIT(&w, "},\"action_mask\":[");
-    for (int a = 0; a < PR_N_ACTIONS; a++) {
-        if (a) LIT(&w, ",");
-        put_int(&w, r.mask[a]);
-    }
-    LIT(&w, "],\"events\":");
+    LIT(&w, "},\"action_mask\":");
+    put_byte_list(&w, r.mask, PR_N_ACTIONS);
+    LIT(&w, ",\"events\":");
     put_events(&w, names, &r.events);
     LIT(&w, ",\"metrics\":{");
     for (int i = 0; i < PR_N_METRICS; i++) {
