@@ -278,18 +278,17 @@ class Engine:
         per number (the play API's replies are mostly this state). The layout is written twice,
         here for Python's readers (its lists shared between calls) and in C for the wire;
         tests/bindings/test_render_json.py holds the two byte for byte equal."""
-        out = _uncleared("char[]", lib.PR_RENDER_JSON_CAP)
-        n = lib.pr_render_json(self._env, _JSON_NAMES, out, lib.PR_RENDER_JSON_CAP)
-        if n < 0:
-            raise RuntimeError(f"the render state's JSON needs more than {lib.PR_RENDER_JSON_CAP} bytes")
-        return ffi.unpack(out, n)
+        return self._written_json(lib.pr_render_json, lib.PR_RENDER_JSON_CAP, "the render state")
 
     def events_json(self) -> bytes:
         """events() as JSON, written in C: the same bytes as orjson.dumps(events())."""
-        out = _uncleared("char[]", _EVENTS_JSON_CAP)
-        n = lib.pr_events_json(self._env, _JSON_NAMES, out, _EVENTS_JSON_CAP)
+        return self._written_json(lib.pr_events_json, _EVENTS_JSON_CAP, "the events")
+
+    def _written_json(self, write, cap: int, what: str) -> bytes:
+        out = _uncleared("char[]", cap)
+        n = write(self._env, _JSON_NAMES, out, cap)
         if n < 0:
-            raise RuntimeError(f"the events' JSON needs more than {_EVENTS_JSON_CAP} bytes")
+            raise RuntimeError(f"the JSON of {what} needs more than {cap} bytes")
         return ffi.unpack(out, n)
 
     def config_dict(self) -> dict:
