@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -145,6 +146,40 @@ def test_redis_stopped_and_restarted_every_window_arrives_once_in_order(
         with private_redis.client() as client:
             assert windows_in(client, stream) == [0, 1, 2, 3, 4, 5]
         assert announcer.pending_count() == 0 and announcer.last_error is None
+        announcer.close()
+
+
+def test_drain_waits_out_a_redis_restart_and_gives_up_at_its_deadline(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    # What a sender about to exit does: nobody flushes its outbox after it.
+    stream = "prospector:windows"
+    with Outbox(tmp_path / "outbox.sqlite") as outbox:
+        announcer = Announcer(private_redis.url, outbox)
+        assert not announcer.reached
+        assert announce(announcer, stream, 0) and announcer.reached
+        private_redis.stop()
+        for window in (1, 2):
+            assert announce(announcer, stream, window) is False
+        restart = threading.Timer(1.0, private_redis.start)  # back after the first attempts failed
+        restart.start()
+        try:
+            started = time.monotonic()
+            assert announcer.drain(deadline_s=20) == 2
+            assert 0.9 < time.monotonic() - started < 15
+        finally:
+            restart.join()
+        with private_redis.client() as client:
+            assert windows_in(client, stream) == [0, 1, 2]
+        assert announcer.pending_count() == 0 and announcer.last_error is None
+
+        private_redis.stop()  # and this time it stays down
+        assert announce(announcer, stream, 3) is False
+        started = time.monotonic()
+        assert announcer.drain(deadline_s=1.0, retry_every_s=0.2) == 0
+        assert 0.7 < time.monotonic() - started < 2.0
+        assert announcer.pending_count() == 1 and "ConnectionError" in (announcer.last_error or "")
+        private_redis.start()
         announcer.close()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -208,10 +209,35 @@ def test_redis_stopped_mid_run_every_window_arrives_once_in_order(tmp_path, priv
     assert Outbox(RunPaths(tmp_path / "runs", run_id).outbox_file).pending_count() == 0
 
 
+def test_redis_restarting_as_the_run_ends_still_gets_every_window(tmp_path, private_redis):
+    # The last window is queued while Redis restarts, and Redis is back only after the run's
+    # end: nothing flushes a finished run's outbox, so the trainer must wait for it.
+    cfg = tiny(tmp_path / "runs", "run.wandb_mode=disabled")
+    restart = threading.Timer(1.5, private_redis.start)
+
+    def down(window):
+        private_redis.stop()
+
+    service = TrainerService(cfg, fault_options(tmp_path, private_redis.url))
+    run_id = new_run_id()
+    try:
+        service.train(run_id=run_id, extra_duties=[AfterWindow({1: down, 2: lambda w: restart.start()})])
+    finally:
+        if restart.is_alive():  # started at window 2
+            restart.join()
+
+    with private_redis.client() as client:
+        announced = stream_windows(client, WINDOWS_STREAM)
+    assert [(a.run_id, a.window_id) for a in announced] == [(run_id, 0), (run_id, 1), (run_id, 2)]
+    assert Outbox(RunPaths(tmp_path / "runs", run_id).outbox_file).pending_count() == 0
+    assert service.status["announcements_pending"] == 0
+
+
 def test_redis_down_at_the_end_then_resume_sends_the_queue_once_in_order(tmp_path, private_redis):
     data_dir = tmp_path / "runs"
     cfg = tiny(data_dir, "run.wandb_mode=disabled")
     options = fault_options(tmp_path, private_redis.url)
+    options.exit_deadline_s = 0.5  # Redis stays down: the end of the run waits only this long for it
     run_id = new_run_id()
     TrainerService(cfg, options).train(run_id=run_id, extra_duties=[AfterWindow({0: lambda w: private_redis.stop()})])
     paths = RunPaths(data_dir, run_id)

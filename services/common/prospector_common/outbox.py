@@ -14,6 +14,8 @@ enough to keep forever, which is what "exactly once" needs.
 
 One process should own an outbox file at a time (the trainer: one per run,
 in the run dir). Two would still not duplicate entries, but could interleave.
+So a sender about to exit `drain`s its outbox: nobody else flushes it, and a
+Redis restart (seconds) must not leave announcements behind.
 """
 
 from __future__ import annotations
@@ -167,6 +169,7 @@ class Announcer:
         self.redis = connect_redis(redis_url, timeout_s=timeout_s)
         self._send_once = self.redis.register_script(_SEND_ONCE)  # EVALSHA, reloaded after a restart
         self.last_error: str | None = None  # the latest Redis failure, for status and logs
+        self.reached = False  # Redis has taken an entry from this sender: an outage now is a restart
 
     def close(self) -> None:
         self.redis.close()
@@ -226,8 +229,23 @@ class Announcer:
                         self.last_error,
                     )
                     return done
+                self.reached = True
                 self.outbox.mark_sent(entry.seq)
                 done += 1
+
+    def drain(self, deadline_s: float, retry_every_s: float = 0.5) -> int:
+        """flush() again after Redis errors until nothing is queued or the deadline passes.
+
+        For a sender about to exit: its queue waits for no later flush, and a
+        Redis that is restarting answers again within seconds. Returns how
+        many entries were marked sent.
+        """
+        end = time.monotonic() + deadline_s
+        done = self.flush(deadline_s=deadline_s)
+        while self.outbox.pending_count() and time.monotonic() + retry_every_s < end:
+            time.sleep(retry_every_s)
+            done += self.flush(deadline_s=end - time.monotonic())
+        return done
 
     def pending_count(self) -> int:
         """Announcements not yet in Redis."""

@@ -22,7 +22,11 @@ What may fail, and what happens then:
 - Redis: never stops training. Each announcement is first committed to the
   run's outbox (RunPaths.outbox_file) and then flushed, in order, exactly
   once (prospector_common.outbox); what Redis does not take now waits for the
-  next window, the end of the run (a short deadline) or the next `--resume`.
+  next window, the end of the run or the next `--resume`. At the end of a
+  finished or failed run nothing else would send the queue, so the trainer
+  waits up to exit_deadline_s for a Redis that went away during the run (a
+  restart); an interrupted run (resumed later) and a Redis that never
+  answered get one short flush.
 """
 
 from __future__ import annotations
@@ -260,10 +264,10 @@ class AnnounceWindow:
     """A WindowAnnouncement per window on `stream`, through the run's durable outbox.
 
     flush_deadline_s bounds the time a flush may take at a window (a hung Redis costs at
-    most that); exit_deadline_s the last flush when the run ends."""
+    most that); exit_deadline_s how long the end of the run waits for Redis to take the queue."""
 
     def __init__(self, redis_url: str, stream: str = WINDOWS_STREAM, *, timeout_s: float = 0.5,
-                 flush_deadline_s: float = 2.0, exit_deadline_s: float = 2.0) -> None:
+                 flush_deadline_s: float = 2.0, exit_deadline_s: float = 30.0) -> None:
         self.redis_url = redis_url
         self.stream = stream
         self.timeout_s = timeout_s
@@ -302,7 +306,13 @@ class AnnounceWindow:
             return
         try:
             self.announcer = announcer
-            self._flush(run, self.exit_deadline_s)
+            if outcome != "interrupted" and announcer.reached:
+                # Nothing flushes this outbox after the run, so wait out a Redis restart: the
+                # launcher's or compose's takes seconds, and the last windows would wait forever.
+                announcer.drain(self.exit_deadline_s)
+                run.status["announcements_pending"] = announcer.pending_count()
+            else:  # resumed later (its start flushes), or a Redis that never answered: not restarting
+                self._flush(run, self.flush_deadline_s)
             pending = announcer.pending_count()
             if pending:
                 log.warning("%d window announcement(s) still queued in %s (Redis: %s); they are sent "

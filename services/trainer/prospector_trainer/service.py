@@ -55,7 +55,7 @@ class ServiceOptions:
     stream: str = WINDOWS_STREAM             # tests use a stream of their own
     redis_timeout_s: float = 0.5
     flush_deadline_s: float = 2.0            # per window
-    exit_deadline_s: float = 2.0             # the last flush when the run ends
+    exit_deadline_s: float = 30.0            # the end of the run waits this long for a restarting Redis
 
 
 class TrainerService:
