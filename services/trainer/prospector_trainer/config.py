@@ -80,6 +80,10 @@ class PolicyConfig:
     # asteroid, sell an unsellable remainder, hold or dock with nothing to cool): else the
     # argmax policy repeats one of them forever where it is unsure (LEARNING.md, E9).
     mask_noops: bool = False
+    # Never take an action that only costs in this state (noops.idle_actions: LISTEN at the
+    # station, fuel with a full tank, cooldown when cold, repairs when whole, ...): else the
+    # argmax policy pays for one of them at the station forever (LEARNING.md, E19).
+    mask_idle: bool = False
 
 
 @dataclass
@@ -251,7 +255,8 @@ def policy_kwargs(cfg: TrainConfig) -> dict:
     """make_policy arguments of a TrainConfig (stored in every checkpoint)."""
     return {"kind": cfg.policy.kind, "hidden_size": cfg.policy.hidden_size,
             "action_masking": cfg.policy.action_masking, "forbid_cash_out": cfg.policy.forbid_cash_out,
-            "forbid_jettison": cfg.policy.forbid_jettison, "mask_noops": cfg.policy.mask_noops}
+            "forbid_jettison": cfg.policy.forbid_jettison, "mask_noops": cfg.policy.mask_noops,
+            "mask_idle": cfg.policy.mask_idle}
 
 
 def _field_type(obj, key: str):

@@ -15,7 +15,8 @@ re-evaluated ones agree. The mask flags are also inputs of the encoder.
 
 No-op masking (optional, `mask_noops`): on top of the engine's mask, the actions that
 are valid but change nothing the policy could want (noops.py) get MASKED_LOGIT too, so
-an argmax policy has no do-nothing action to repeat forever.
+an argmax policy has no do-nothing action to repeat forever. Idle masking (optional,
+`mask_idle`) does the same for noops.py's wider set of actions that only cost in the state.
 """
 
 from __future__ import annotations
@@ -66,6 +67,23 @@ def apply_noop_mask(logits: torch.Tensor, observations: torch.Tensor) -> torch.T
     return logits.masked_fill(noop_actions(observations), MASKED_LOGIT)
 
 
+def idle_actions(observations: torch.Tensor) -> torch.Tensor:
+    """noops.idle_actions for a tensor of observations [B, >=260] (bool [B, 69])."""
+    obs = observations.reshape(-1, observations.shape[-1])
+    out = torch.zeros(obs.shape[0], spec.N_ACTIONS, dtype=torch.bool, device=obs.device)
+    full_hull, full_tool = obs[:, spec.OBS_HULL] >= noops.FULL, obs[:, spec.OBS_TOOL] >= noops.FULL
+    out[:, spec.A_LISTEN] = obs[:, spec.OBS_AT_STATION] > 0.5
+    out[:, spec.A_BUY_FUEL0:spec.A_BUY_FUEL0 + 3] = (obs[:, spec.OBS_FUEL] >= noops.FULL)[:, None]
+    out[:, spec.A_COOLDOWN] = obs[:, spec.OBS_HEAT] < noops.QUIET
+    out[:, spec.A_TOOL_MAINT] = full_tool
+    out[:, spec.A_HULL_PATCH] = full_hull
+    out[:, spec.A_OVERHAUL] = full_hull & full_tool
+    out[:, spec.A_BUY_KIT] = obs[:, spec.OBS_REPAIR_KITS] >= noops.FULL
+    out[:, spec.A_BUY_STABILIZER] = obs[:, spec.OBS_STABILIZERS] >= noops.FULL
+    out[:, spec.A_BUY_DECOY] = obs[:, spec.OBS_DECOYS] >= noops.FULL
+    return out
+
+
 def forbidden_mask(forbid_cash_out: bool, forbid_jettison: bool = False) -> torch.Tensor:
     """Actions this policy never takes, whatever the engine allows (a bool [69] buffer)."""
     m = torch.zeros(spec.N_ACTIONS, dtype=torch.bool)
@@ -80,11 +98,12 @@ class ProspectorMLP(nn.Module):
     """Two GELU layers shared by a linear actor head and a linear critic head."""
 
     def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False,
-                 forbid_jettison: bool = False, mask_noops: bool = False):
+                 forbid_jettison: bool = False, mask_noops: bool = False, mask_idle: bool = False):
         super().__init__()
         self.hidden_size = hidden_size
         self.action_masking = action_masking
         self.mask_noops = mask_noops
+        self.mask_idle = mask_idle
         self.register_buffer("forbidden", forbidden_mask(forbid_cash_out, forbid_jettison), persistent=False)
         self.is_continuous = False  # read by LSTMWrapper
         self.encoder = nn.Sequential(
@@ -120,11 +139,12 @@ class ProspectorLSTM(LSTMWrapper):
     PuffeRL zeroes it at the start of each rollout segment, not at episode ends."""
 
     def __init__(self, hidden_size: int = 128, action_masking: bool = False, forbid_cash_out: bool = False,
-                 forbid_jettison: bool = False, mask_noops: bool = False):
-        base = ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops)
+                 forbid_jettison: bool = False, mask_noops: bool = False, mask_idle: bool = False):
+        base = ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops, mask_idle)
         super().__init__(_Spaces(obs_dim(action_masking)), base, input_size=hidden_size, hidden_size=hidden_size)
         self.action_masking = action_masking
         self.mask_noops = mask_noops
+        self.mask_idle = mask_idle
 
     def forward_eval(self, observations, state):
         logits, value = super().forward_eval(observations, state)
@@ -141,6 +161,8 @@ def masked(policy, logits: torch.Tensor, observations: torch.Tensor) -> torch.Te
         logits = apply_mask(logits, observations)
     if policy.mask_noops:
         logits = apply_noop_mask(logits, observations)
+    if policy.mask_idle:
+        logits = logits.masked_fill(idle_actions(observations), MASKED_LOGIT)
     return logits
 
 
@@ -155,11 +177,12 @@ class _Spaces:
 
 
 def make_policy(kind: str = "mlp", hidden_size: int = 128, action_masking: bool = False,
-                forbid_cash_out: bool = False, forbid_jettison: bool = False, mask_noops: bool = False) -> nn.Module:
+                forbid_cash_out: bool = False, forbid_jettison: bool = False, mask_noops: bool = False,
+                mask_idle: bool = False) -> nn.Module:
     if kind == "mlp":
-        return ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops)
+        return ProspectorMLP(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops, mask_idle)
     if kind == "lstm":
-        return ProspectorLSTM(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops)
+        return ProspectorLSTM(hidden_size, action_masking, forbid_cash_out, forbid_jettison, mask_noops, mask_idle)
     raise ValueError(f"policy kind must be 'mlp' or 'lstm', got {kind!r}")
 
 

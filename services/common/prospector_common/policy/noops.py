@@ -12,6 +12,16 @@ is the torch twin of noop_actions, tested against it):
 - SELL c (all three buckets): the hold of c is below EMPTY_CARGO (0.05 units: a sale of it
   pays almost nothing, and a 25 %/50 % sale never empties it);
 - HOLD and DOCK: heat and alert are both below QUIET (there is nothing left to cool or calm).
+
+Idle actions (`mask_idle`, a second and wider set, E19) are valid actions that in this state
+only cost: a greedy policy that likes one of them at the station pays for it forever (traced:
+BUY_FUEL with a full tank, COOLDOWN and DOCK in turn, LISTEN):
+
+- LISTEN at the station (no threat reaches the station; forbidding it there cost the sampled
+  policy nothing on 50 tuning seeds, E19);
+- BUY_FUEL (all sizes) with the tank FULL; COOLDOWN below QUIET heat;
+- TOOL_MAINTENANCE with the tool FULL, HULL_PATCH with the hull FULL, the overhaul with both;
+- BUY of a repair kit, stabilizer or decoy already at 10 (where the observation stops counting).
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ QUIET = 0.002                         # heat / alert as fractions of their maxim
 SELECT_VALID = np.array([spec.ASTEROID_BASE + spec.ASTEROID_STRIDE * a + spec.AST_VALID
                          for a in range(spec.MAX_ASTEROIDS)])
 SELECT_SELECTED = SELECT_VALID - spec.AST_VALID + spec.AST_SELECTED
+FULL = 0.999                          # fuel / hull / tool / items as fractions of their maximum
 COLUMN_OF_SELL = np.repeat(np.arange(spec.N_COMMODITIES), 3)  # SELL0 + 3c + bucket -> commodity c
 
 
@@ -42,4 +53,23 @@ def noop_actions(observations: np.ndarray) -> np.ndarray:
     calm = (obs[:, spec.OBS_HEAT] < QUIET) & (obs[:, spec.OBS_ALERT] < QUIET)
     out[:, spec.A_HOLD] = calm
     out[:, spec.A_DOCK] = calm
+    return out
+
+
+def idle_actions(observations: np.ndarray) -> np.ndarray:
+    """bool [n, 69]: the idle actions (see above) of engine observations [n, >=260]."""
+    obs = np.asarray(observations)
+    if obs.ndim == 1:
+        obs = obs[None, :]
+    out = np.zeros((obs.shape[0], spec.N_ACTIONS), dtype=bool)
+    full_hull, full_tool = obs[:, spec.OBS_HULL] >= FULL, obs[:, spec.OBS_TOOL] >= FULL
+    out[:, spec.A_LISTEN] = obs[:, spec.OBS_AT_STATION] > 0.5
+    out[:, spec.A_BUY_FUEL0:spec.A_BUY_FUEL0 + 3] = (obs[:, spec.OBS_FUEL] >= FULL)[:, None]
+    out[:, spec.A_COOLDOWN] = obs[:, spec.OBS_HEAT] < QUIET
+    out[:, spec.A_TOOL_MAINT] = full_tool
+    out[:, spec.A_HULL_PATCH] = full_hull
+    out[:, spec.A_OVERHAUL] = full_hull & full_tool
+    out[:, spec.A_BUY_KIT] = obs[:, spec.OBS_REPAIR_KITS] >= FULL
+    out[:, spec.A_BUY_STABILIZER] = obs[:, spec.OBS_STABILIZERS] >= FULL
+    out[:, spec.A_BUY_DECOY] = obs[:, spec.OBS_DECOYS] >= FULL
     return out

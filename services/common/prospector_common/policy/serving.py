@@ -11,14 +11,14 @@ forward pass here is the same arithmetic in float32, with GELU's exact erf form;
 the forbidden actions (cash out, jettison) and, for a policy trained with
 action masking, the engine's mask get the logit MASKED_LOGIT (-1e9) exactly as
 network.py does, and the mask flags are inputs of the encoder then, as
-policy_input builds them; a policy trained with mask_noops masks the no-op actions of
-noops.py too. A policy trained without masking is served the same
+policy_input builds them; a policy trained with mask_noops (mask_idle) masks the no-op (idle) actions
+of noops.py too. A policy trained without masking is served the same
 way: the engine's mask then does not change its choice, as it did not in training.
 
 The exported file is one .npz (np.load with allow_pickle=False): the weights
 under fixed names, and a JSON header (member `header`, UTF-8 bytes as uint8):
 format, format_version, name, kind, hidden_size, action_masking,
-forbid_cash_out, forbid_jettison, mask_noops (absent: false), spec_version, and where it came from
+forbid_cash_out, forbid_jettison, mask_noops and mask_idle (absent: false), spec_version, and where it came from
 (run_id, window_id, env_steps). Loading checks the format, the spec version and
 every array's shape, and names the file in its error (PolicyFileError).
 
@@ -40,7 +40,7 @@ import numpy as np
 
 from prospector import spec
 
-from .noops import noop_actions
+from .noops import idle_actions, noop_actions
 
 FORMAT = "prospector-policy-numpy"
 FORMAT_VERSION = 1
@@ -139,6 +139,9 @@ class NumpyPolicy:
         mask_noops = header.get("mask_noops", False)  # absent in files written before it existed
         if not isinstance(mask_noops, bool):
             raise bad(f"mask_noops must be true or false, got {mask_noops!r}")
+        mask_idle = header.get("mask_idle", False)    # likewise
+        if not isinstance(mask_idle, bool):
+            raise bad(f"mask_idle must be true or false, got {mask_idle!r}")
         name = header.get("name")
         if not isinstance(name, str) or not 1 <= len(name) <= 200:
             raise bad(f"name must be a string of 1..200 characters, got {name!r}")
@@ -146,6 +149,7 @@ class NumpyPolicy:
         self.name, self.kind, self.hidden_size = name, kind, hidden
         self.action_masking = flags["action_masking"]
         self.mask_noops = mask_noops
+        self.mask_idle = mask_idle
         self.forbidden = _forbidden(flags["forbid_cash_out"], flags["forbid_jettison"])
         self.in_dim = spec.OBS_DIM + (spec.N_ACTIONS if self.action_masking else 0)
         self.recurrent = kind == "lstm"
@@ -243,6 +247,8 @@ class NumpyPolicy:
             logits = np.where(mask < 0.5, MASKED_LOGIT, logits).astype(np.float32)
         if self.mask_noops:
             logits[noop_actions(obs)] = MASKED_LOGIT
+        if self.mask_idle:
+            logits[idle_actions(obs)] = MASKED_LOGIT
         return logits.astype(np.float32), value.astype(np.float32), next_state
 
     def suggest(self, observation: Any, mask: Any, k: int = 5,
@@ -280,11 +286,12 @@ def suggest(policy: NumpyPolicy, observation: Any, mask: Any, k: int = 5) -> Sug
 
 
 def make_header(*, name: str, kind: str, hidden_size: int, action_masking: bool, forbid_cash_out: bool,
-                forbid_jettison: bool, mask_noops: bool = False, **source: Any) -> dict[str, Any]:
+                forbid_jettison: bool, mask_noops: bool = False, mask_idle: bool = False,
+                **source: Any) -> dict[str, Any]:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "name": name, "kind": kind,
             "hidden_size": int(hidden_size), "action_masking": bool(action_masking),
             "forbid_cash_out": bool(forbid_cash_out), "forbid_jettison": bool(forbid_jettison),
-            "mask_noops": bool(mask_noops),
+            "mask_noops": bool(mask_noops), **({"mask_idle": True} if mask_idle else {}),
             "spec_version": spec.SPEC_VERSION, "obs_dim": spec.OBS_DIM, "n_actions": spec.N_ACTIONS, **source}
 
 
@@ -343,7 +350,7 @@ def export_numpy(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
         name=name or f"{data['run_id']} window {data['window_id']}", kind=kind,
         hidden_size=kwargs.get("hidden_size", 128), action_masking=kwargs.get("action_masking", False),
         forbid_cash_out=kwargs.get("forbid_cash_out", False), forbid_jettison=kwargs.get("forbid_jettison", False),
-        mask_noops=kwargs.get("mask_noops", False),
+        mask_noops=kwargs.get("mask_noops", False), mask_idle=kwargs.get("mask_idle", False),
         run_id=data["run_id"], window_id=int(data["window_id"]), env_steps=int(data["env_steps"]))
     try:
         return write_policy_file(out_path, header, weights)
