@@ -4,10 +4,12 @@ with the numpy rules, and a masking policy never takes one."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from prospector import spec
+from prospector_common.policy.network import idle_actions as torch_idle_actions
 from prospector_common.policy.network import make_policy, noop_actions as torch_noop_actions, policy_input
-from prospector_common.policy.noops import EMPTY_CARGO, noop_actions
+from prospector_common.policy.noops import EMPTY_CARGO, idle_actions, noop_actions
 
 from .recorded import record_episodes
 
@@ -39,19 +41,21 @@ def test_the_rules_on_a_hand_made_observation():
     assert not noop_actions(obs)[0][always].any()
 
 
-def test_torch_twin_agrees_and_something_always_stays_valid():
+@pytest.mark.parametrize("rules, torch_twin", [(noop_actions, torch_noop_actions),
+                                               (idle_actions, torch_idle_actions)], ids=["noops", "idle"])
+def test_torch_twin_agrees_and_a_way_out_always_stays_valid(rules, torch_twin):
     seen = 0
     for seed in (1, 2, 3):
         obs, masks = random_play(seed, 800)
-        expected = noop_actions(obs)
-        assert np.array_equal(torch_noop_actions(torch.from_numpy(obs)).numpy(), expected)
+        expected = rules(obs)
+        assert np.array_equal(torch_twin(torch.from_numpy(obs)).numpy(), expected)
         # a policy input (mask flags appended) gives the same answer
-        assert np.array_equal(noop_actions(policy_input(obs, masks, True)), expected)
-        left = masks.astype(bool) & ~expected
-        left[:, spec.A_CASH_OUT] = False
-        assert left.any(axis=1).all()
+        assert np.array_equal(rules(policy_input(obs, masks, True)), expected)
+        # with both sets masked, some travel is left in every state
+        left = masks.astype(bool) & ~noop_actions(obs) & ~idle_actions(obs)
+        assert left[:, spec.A_TRAVEL0:spec.A_HOLD].any(axis=1).all()
         seen += int((masks.astype(bool) & expected).sum())
-    assert seen > 100  # random play does meet valid no-ops
+    assert seen > 100  # random play does meet them
 
 
 def test_a_noop_masking_policy_never_takes_one():
@@ -70,3 +74,44 @@ def test_a_noop_masking_policy_never_takes_one():
     noop = noop_actions(obs)
     assert not noop[np.arange(len(chosen)), chosen].any()
     assert masks[np.arange(len(chosen)), chosen].all()
+
+
+def test_the_idle_rules_on_a_hand_made_observation():
+    obs = np.zeros(spec.OBS_DIM, np.float32)
+    obs[[spec.OBS_FUEL, spec.OBS_HULL, spec.OBS_TOOL]] = 1.0     # full tank, whole hull and tool
+    obs[spec.OBS_AT_STATION] = 1.0
+    obs[spec.OBS_REPAIR_KITS] = 1.0                               # ten or more kits
+    obs[spec.OBS_STABILIZERS] = 0.3
+    idle = idle_actions(obs)[0]
+    assert idle[spec.A_LISTEN] and idle[spec.A_COOLDOWN] and idle[spec.A_OVERHAUL]
+    assert idle[spec.A_BUY_FUEL0:spec.A_BUY_FUEL0 + 3].all()
+    assert idle[spec.A_TOOL_MAINT] and idle[spec.A_HULL_PATCH] and idle[spec.A_BUY_KIT]
+    assert not idle[spec.A_BUY_STABILIZER] and not idle[spec.A_BUY_DECOY]
+    assert not idle[spec.A_TRAVEL0:spec.A_HOLD].any() and not idle[spec.A_SELL0:spec.A_BUY_FUEL0].any()
+    # away from the station, a little hot, worn and low on fuel: each of them does something
+    obs[spec.OBS_AT_STATION] = 0.0
+    obs[[spec.OBS_FUEL, spec.OBS_HULL, spec.OBS_TOOL, spec.OBS_HEAT]] = [0.6, 0.9, 0.99, 0.01]
+    idle = idle_actions(obs)[0]
+    assert not idle[[spec.A_LISTEN, spec.A_COOLDOWN, spec.A_OVERHAUL, spec.A_BUY_FUEL0, spec.A_TOOL_MAINT,
+                     spec.A_HULL_PATCH]].any()
+    obs[spec.OBS_HULL] = 1.0
+    idle = idle_actions(obs)[0]
+    assert idle[spec.A_HULL_PATCH] and not idle[spec.A_OVERHAUL]  # the tool still wants the overhaul
+
+
+def test_an_idle_masking_policy_never_takes_one():
+    torch.manual_seed(1)
+    policy = make_policy("mlp", 32, action_masking=True, forbid_cash_out=True, mask_noops=True, mask_idle=True)
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+        for a in (spec.A_LISTEN, spec.A_COOLDOWN, spec.A_BUY_FUEL0, spec.A_OVERHAUL, spec.A_HULL_PATCH):
+            policy.actor.bias[a] = 50.0  # the likeliest, were it not for the mask
+    obs, masks = random_play(8, 600)
+    with torch.no_grad():
+        logits, _ = policy.forward_eval(torch.from_numpy(policy_input(obs, masks, True)))
+    chosen = logits.argmax(-1).numpy()
+    rows = np.arange(len(chosen))
+    assert not idle_actions(obs)[rows, chosen].any()
+    assert masks[rows, chosen].all()
+    assert np.isin(chosen, (spec.A_LISTEN, spec.A_COOLDOWN)).any()  # where they are not idle, still taken

@@ -61,6 +61,8 @@ CASES = {
                              forbid_jettison=True, mask_noops=True),
     "lstm-noops": dict(kind="lstm", hidden_size=32, action_masking=False, forbid_cash_out=True,
                        forbid_jettison=False, mask_noops=True),
+    "mlp-masked-noops-idle": dict(kind="mlp", hidden_size=48, action_masking=True, forbid_cash_out=True,
+                                  forbid_jettison=True, mask_noops=True, mask_idle=True),
 }
 
 
