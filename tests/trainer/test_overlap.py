@@ -98,9 +98,16 @@ def test_an_error_in_the_collector_thread_reaches_the_trainer(tmp_path):
         run.close()
 
 
-def test_overlap_is_refused_for_the_lstm_policy(tmp_path):
+def test_overlap_is_refused_for_the_lstm_policy_and_leaves_no_thread_running(tmp_path):
+    from pufferlib.pufferl import Utilization
+
     with pytest.raises(ValueError, match="mlp policy only"):
         start_run(_cfg(tmp_path, "policy.kind=lstm"), run_id=new_run_id())
+    # PuffeRL's utilization thread is not a daemon: left running, it keeps the process alive
+    left = [t for t in threading.enumerate() if isinstance(t, Utilization)]
+    for t in left:
+        t.join(timeout=3.0)
+    assert not [t for t in left if t.is_alive()]
 
 
 def test_overlap_starts_once_the_run_reaches_overlap_from_env_steps(tmp_path):

@@ -369,16 +369,22 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
         log.warning("run.progress = dashboard is not shown under torchrun")
     pufferl = WindowedPuffeRL(puffer_config(cfg, paths.run_dir, world), vecenv,
                               distributed.wrap(policy, world, device), show_dashboard=dashboard)
-    if state is not None:
-        pufferl.optimizer.load_state_dict(state["optimizer_state_dict"])
-        pufferl.scheduler.load_state_dict(state["scheduler_state_dict"])
-        pufferl.global_step = int(state["env_steps"]) // world.size
-        pufferl.epoch = int(state["epoch"])
-    if cfg.ppo.overlap and world.is_distributed:
-        raise ValueError("ppo.overlap runs in one process; under torchrun every rank already has its own core")
-    run = TrainingRun(cfg, paths, pufferl, start_window,
-                      list(DEFAULT_DUTIES) + list(duties or []) if world.is_main else [], world=world,
-                      collector=BackgroundCollector(pufferl, policy) if cfg.ppo.overlap else None)
+    try:
+        if state is not None:
+            pufferl.optimizer.load_state_dict(state["optimizer_state_dict"])
+            pufferl.scheduler.load_state_dict(state["scheduler_state_dict"])
+            pufferl.global_step = int(state["env_steps"]) // world.size
+            pufferl.epoch = int(state["epoch"])
+        if cfg.ppo.overlap and world.is_distributed:
+            raise ValueError("ppo.overlap runs in one process; under torchrun every rank already has its own core")
+        run = TrainingRun(cfg, paths, pufferl, start_window,
+                          list(DEFAULT_DUTIES) + list(duties or []) if world.is_main else [], world=world,
+                          collector=BackgroundCollector(pufferl, policy) if cfg.ppo.overlap else None)
+    except BaseException:
+        # PuffeRL started a (non-daemon) utilization thread and the engine threads: a refused
+        # run must stop them, or the process that asked cannot exit
+        pufferl.close()
+        raise
     if state is not None and world.is_main:
         run.resumed_from = {"window_id": int(state["window_id"]), "env_steps": int(state["env_steps"]),
                             "metrics": state.get("metrics") or {}}
