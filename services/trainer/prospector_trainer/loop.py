@@ -332,6 +332,8 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
         if world.is_main and paths.run_dir.exists() and any(paths.run_dir.iterdir()):
             raise FileExistsError(f"run {paths.run_id} already exists in {paths.data_dir}; use --resume {paths.run_id}")
         start_window = 0
+    if cfg.ppo.overlap and world.is_distributed:
+        raise ValueError("ppo.overlap runs in one process; under torchrun every rank already has its own core")
 
     torch.set_num_threads(cfg.ppo.torch_threads)
     seed = world.env_seed(cfg.run.seed + start_window)  # the run's seed on rank 0 (and alone)
@@ -356,34 +358,36 @@ def start_run(cfg: TrainConfig, run_id: str | None = None, resume: str | None = 
     # A resumed run starts its games from other seeds than the run's first start.
     vecenv = make_vecenv(cfg, seed=seed,
                          env_config=cfg.env_config_at(int(state["env_steps"]) if state is not None else 0))
-    policy = make_policy(**policy_kwargs(cfg))
-    if state is not None:
-        policy.load_state_dict(state["policy_state_dict"])
-    elif cfg.run.init_weights:
-        load_initial_weights(policy, Path(cfg.run.init_weights))
-    device = world.device(cfg.run.device)
-    # PuffeRL's dashboard sums over the ranks when it draws, so under torchrun every rank would
-    # have to draw at the same moments: the dashboard is for single-process runs only.
-    dashboard = cfg.run.progress == "dashboard" and not world.is_distributed
-    if cfg.run.progress == "dashboard" and world.is_distributed and world.is_main:
-        log.warning("run.progress = dashboard is not shown under torchrun")
-    pufferl = WindowedPuffeRL(puffer_config(cfg, paths.run_dir, world), vecenv,
-                              distributed.wrap(policy, world, device), show_dashboard=dashboard)
+    pufferl = None
     try:
+        policy = make_policy(**policy_kwargs(cfg))
+        if state is not None:
+            policy.load_state_dict(state["policy_state_dict"])
+        elif cfg.run.init_weights:
+            load_initial_weights(policy, Path(cfg.run.init_weights))
+        device = world.device(cfg.run.device)
+        # PuffeRL's dashboard sums over the ranks when it draws, so under torchrun every rank would
+        # have to draw at the same moments: the dashboard is for single-process runs only.
+        dashboard = cfg.run.progress == "dashboard" and not world.is_distributed
+        if cfg.run.progress == "dashboard" and world.is_distributed and world.is_main:
+            log.warning("run.progress = dashboard is not shown under torchrun")
+        pufferl = WindowedPuffeRL(puffer_config(cfg, paths.run_dir, world), vecenv,
+                                  distributed.wrap(policy, world, device), show_dashboard=dashboard)
         if state is not None:
             pufferl.optimizer.load_state_dict(state["optimizer_state_dict"])
             pufferl.scheduler.load_state_dict(state["scheduler_state_dict"])
             pufferl.global_step = int(state["env_steps"]) // world.size
             pufferl.epoch = int(state["epoch"])
-        if cfg.ppo.overlap and world.is_distributed:
-            raise ValueError("ppo.overlap runs in one process; under torchrun every rank already has its own core")
         run = TrainingRun(cfg, paths, pufferl, start_window,
                           list(DEFAULT_DUTIES) + list(duties or []) if world.is_main else [], world=world,
                           collector=BackgroundCollector(pufferl, policy) if cfg.ppo.overlap else None)
     except BaseException:
-        # PuffeRL started a (non-daemon) utilization thread and the engine threads: a refused
-        # run must stop them, or the process that asked cannot exit
-        pufferl.close()
+        # A refused run stops what it started: the engine's env and PuffeRL's (non-daemon)
+        # utilization thread, which would keep the process that asked alive
+        if pufferl is not None:
+            pufferl.close()          # closes the vecenv too
+        else:
+            vecenv.close()
         raise
     if state is not None and world.is_main:
         run.resumed_from = {"window_id": int(state["window_id"]), "env_steps": int(state["env_steps"]),
