@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 from prospector_common.catalog import EVAL_DONE, EVAL_FAILED, TAG_BEST_SO_FAR, TAG_EVERY_WINDOW, Catalog
 from prospector_common.settings import Settings
@@ -165,3 +167,35 @@ def test_on_demand_evaluation_with_other_options_adds_replays_but_no_second_ever
     assert len(sampled.replays) == 1 and TAG_EVERY_WINDOW not in sampled.replays[0].tags
     assert read_header(settings.data_dir / sampled.replays[0].path)["policy"]["mode"] == "sample"
     assert len(every_window(catalog, paths.run_id)) == 1
+
+
+def test_a_window_cataloged_but_never_announced_is_caught_up_while_the_evaluator_runs(
+        settings, catalog, streams, redis_client):
+    """Not only on start: an evaluator already running finds it on its periodic catch-up."""
+    evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.2,
+                               catch_up_min_age_s=0.0)
+    stop = threading.Event()
+    thread = threading.Thread(target=evaluator.run, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while evaluator.status["state"] != "idle" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        paths, _ = make_run(catalog, settings.data_dir, 1)  # cataloged after the start, never announced
+        while not every_window(catalog, paths.run_id) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(30)
+        evaluator.close()
+    assert [r.window_id for r in every_window(catalog, paths.run_id)] == [0]
+    assert len(redis_client.xrange(streams.replays)) == 2
+
+
+def test_the_periodic_catch_up_leaves_young_windows_to_their_announcement(catalog, settings):
+    paths, _ = make_run(catalog, settings.data_dir, 2)
+    just_now = datetime.now(UTC)
+    assert [w.window_id for w in catalog.windows_without_replay(paths.run_id)] == [0, 1]
+    assert catalog.windows_without_replay(paths.run_id, cataloged_before=just_now - timedelta(minutes=2)) == []
+    assert [w.window_id for w in catalog.windows_without_replay(
+        paths.run_id, cataloged_before=just_now + timedelta(seconds=1))] == [0, 1]

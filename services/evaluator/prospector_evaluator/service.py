@@ -14,7 +14,11 @@ The loop, one entry at a time:
     3. XREADGROUP one new entry (blocking up to `block_ms`);
     4. per entry: evaluate the window (evaluate.py: checkpoint, episodes,
        replay files, catalog rows with tags), add each replay to
-       `prospector:replays`, log W&B artifacts, and only then XACK.
+       `prospector:replays`, log W&B artifacts, and only then XACK;
+    5. when nothing came in and `catch_up_every_s` has passed: step 1's catch-up again,
+       for windows cataloged at least `catch_up_min_age_s` ago (their announcement never
+       arrived: a trainer that gave up on a dead Redis, the pretrained run registered while
+       Redis was down).
 
 While evaluating, the consumer re-claims its own entry now and then (XCLAIM
 to itself resets the idle time), so a live evaluator on a long window is not
@@ -43,6 +47,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -92,6 +97,11 @@ class ServiceConfig:
     max_deliveries: int = 5           # then the entry is dead-lettered (it keeps killing evaluators)
     window_lookup_attempts: int = 3   # the catalog row may land just after the announcement
     catch_up: bool = True
+    # ... and again every catch_up_every_s while idle (0: only on start), for windows cataloged
+    # at least catch_up_min_age_s ago whose announcement never came (Redis was down when
+    # their trainer gave up announcing; a killed trainer's last window)
+    catch_up_every_s: float = 60.0
+    catch_up_min_age_s: float = 120.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 10.0
     exit_when_idle: bool = False      # return once nothing is left to do (tests, one-shot runs)
@@ -126,6 +136,7 @@ class Evaluator:
                                        settings.data_dir, f"evaluator-{c.consumer_name}")
         self._eval_lock = threading.Lock()
         self._last_claim = 0.0
+        self._last_catch_up = 0.0
         self._last_heartbeat = 0.0
         self.status: dict[str, Any] = {
             "consumer_name": c.consumer_name, "state": "starting", "windows_done": 0, "failures": 0,
@@ -287,10 +298,13 @@ class Evaluator:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    def catch_up(self, stop: threading.Event | None = None) -> int:
-        """Evaluate catalog windows with no every_window replay and no failure; returns how many."""
+    def catch_up(self, stop: threading.Event | None = None, min_age_s: float = 0.0) -> int:
+        """Evaluate catalog windows with no every_window replay and no failure, cataloged at
+        least min_age_s ago; returns how many."""
+        self._last_catch_up = time.monotonic()
+        cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s) if min_age_s > 0 else None
         done = 0
-        for window in self.catalog.windows_without_replay():
+        for window in self.catalog.windows_without_replay(cataloged_before=cutoff):
             if stop is not None and stop.is_set():
                 break
             fields = WindowAnnouncement(run_id=window.run_id, window_id=window.window_id,
@@ -388,6 +402,12 @@ class Evaluator:
                 if time.monotonic() - self._last_claim >= c.claim_every_s:
                     handled += self.claim_stale(stop)
                 handled += self.read_new(stop)
+                if (c.catch_up and c.catch_up_every_s > 0 and handled == 0
+                        and time.monotonic() - self._last_catch_up >= c.catch_up_every_s):
+                    n = self.catch_up(stop, min_age_s=c.catch_up_min_age_s)
+                    handled += n
+                    if n:
+                        self._progress(f"caught up on {n} window(s) cataloged but never announced")
                 lag = self._update_lag()
                 if delay != c.backoff_initial_s:
                     self._progress("Redis reachable again")

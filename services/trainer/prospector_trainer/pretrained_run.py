@@ -75,7 +75,8 @@ def register_pretrained(data_dir: Path, database_url: str, redis_url: str, *, mo
         outbox.append(stream, message.msg_id, message.to_fields())
         announcer.flush(deadline_s=flush_deadline_s)
         if announcer.outbox.pending_count():
-            log.warning("pretrained run %s: its window announcement waits in %s (Redis: %s)",
+            log.warning("pretrained run %s: its window announcement waits in %s (Redis: %s); running "
+                        "evaluators find the window in the catalog on their periodic catch-up",
                         run_id, paths.outbox_file, announcer.last_error)
     finally:
         announcer.close()

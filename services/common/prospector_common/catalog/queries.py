@@ -367,10 +367,13 @@ class Catalog:
             row = session.scalars(query).first()
             return None if row is None else _window_record(row)
 
-    def windows_without_replay(self, run_id: str | None = None) -> list[WindowRecord]:
+    def windows_without_replay(self, run_id: str | None = None,
+                               cataloged_before: datetime | None = None) -> list[WindowRecord]:
         """Windows with no every_window replay and no recorded failure, in order.
 
-        What an evaluator picks up on start: windows announced while none ran.
+        What an evaluator picks up on start (windows announced while none ran), and later
+        with `cataloged_before`: windows cataloged long enough ago that their announcement,
+        or the evaluator working on them, should have finished by now.
         """
         has_replay = exists().where(
             ReplayTagRow.run_id == WindowRow.run_id,
@@ -385,6 +388,8 @@ class Catalog:
         )
         if run_id is not None:
             query = query.where(WindowRow.run_id == validate_run_id(run_id))
+        if cataloged_before is not None:
+            query = query.where(WindowRow.created_at <= cataloged_before)
         with self._read() as session:
             return [_window_record(row) for row in session.scalars(query)]
 
