@@ -123,6 +123,40 @@ def test_pickers_switch_replays_and_filter_by_tag(server, belt, page):
     no_console_errors(page)
 
 
+def test_a_late_answer_for_the_replay_picked_before_does_not_replace_the_one_picked_now(server, belt, page):
+    """The first replay's details arrive after the second's (a slow server, a busy machine): the
+    page keeps showing, and playing, the replay picked last."""
+    import re
+
+    held = []
+    detail_url = re.compile(r"/api/runs/[^/]+/replays/[^/?]+$")
+
+    def hold_the_first(route):
+        if not held:
+            held.append(route)  # answered below, after the second replay's details
+        else:
+            route.continue_()
+
+    page.route(detail_url, hold_the_first)
+    replays = api_get(server, f"/api/runs/{belt.run_id}/replays")["items"]
+    page.goto(server.url + "/")
+    shown = page.get_by_test_id("replay-id")
+    shown.wait_for()
+    first = shown.inner_text()
+    other = next(r for r in replays if r["replay_id"] != first)
+    page.get_by_test_id("pick-replay").select_option(other["replay_id"])
+    wait_for_tick_above(page, "replay-tick", 0)
+    assert held and held[0].request.url.endswith("/replays/" + first)
+    with page.expect_response(lambda r: r.url.endswith("/replays/" + first)):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the late answer's render, had it been taken
+    assert shown.inner_text() == other["replay_id"]
+    assert page.get_by_text("Loading replay…").count() == 0
+    before = tick(page, "replay-tick")
+    wait_for_tick_above(page, "replay-tick", before)
+    no_console_errors(page)
+
+
 def test_a_run_without_replays_says_so(belt, web_dist, tmp_path, page):
     """A fresh run (its own catalog and API) whose evaluator has not recorded anything yet."""
     from dataclasses import replace

@@ -89,15 +89,22 @@ export function AnalyticsPage({ params }: { params: URLSearchParams }) {
   const smooth = Number(params.get("smooth") ?? "0"); // 0: raw; 0.1..0.9: EMA weight of the past
 
   useEffect(() => { api.runs().then(setRuns, setError); }, []);
+  // each effect drops answers that come after its run was switched away from (a slow answer
+  // for the run shown before must not be drawn under the run shown now)
   useEffect(() => {
     if (!runId) return;
+    let current = true;
     setWindows(null);
-    api.windows(runId).then(setWindows, setError);
-    api.replays(runId).then(setReplays, () => setReplays([]));
+    api.windows(runId).then((w) => { if (current) setWindows(w); }, (e) => { if (current) setError(e); });
+    api.replays(runId).then((r) => { if (current) setReplays(r); }, () => { if (current) setReplays([]); });
+    return () => { current = false; };
   }, [runId]);
   useEffect(() => {
     if (!compareIds.length) { setOthers([]); return; }
-    Promise.all(compareIds.map((id) => api.windows(id))).then(setOthers, setError);
+    let current = true;
+    Promise.all(compareIds.map((id) => api.windows(id))).then((o) => { if (current) setOthers(o); },
+                                                                (e) => { if (current) setError(e); });
+    return () => { current = false; };
   }, [compareId]);
 
   const marked = useMemo(() => replays.filter((r) => isMarked(r.tags)), [replays]);

@@ -110,10 +110,14 @@ export function ReplayPage({ params, vocabulary = true }: { params: URLSearchPar
   const targetId = wanted ?? (replays ? follow(replays)?.replay_id ?? null : null);
   useEffect(() => {
     if (!runId || !targetId || detail?.replay.replay_id === targetId) return;
-    api.replay(runId, targetId).then(setDetail, (err) => {
+    // an answer for a replay picked before this one may come last: it must not replace this one
+    let current = true;
+    api.replay(runId, targetId).then((d) => { if (current) setDetail(d); }, (err) => {
+      if (!current) return;
       if (err instanceof ApiError && err.status === 404) setDetail(null); // not in this run: say so below
       else setError(err);
     });
+    return () => { current = false; };
   }, [runId, targetId]);
   const listed = replays?.find((r) => r.replay_id === targetId) ?? null;
   const chosen: Replay | null = listed ?? (detail?.replay.replay_id === targetId && detail.replay.run_id === runId ? detail.replay : null);
