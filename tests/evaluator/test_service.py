@@ -199,3 +199,37 @@ def test_the_periodic_catch_up_leaves_young_windows_to_their_announcement(catalo
     assert catalog.windows_without_replay(paths.run_id, cataloged_before=just_now - timedelta(minutes=2)) == []
     assert [w.window_id for w in catalog.windows_without_replay(
         paths.run_id, cataloged_before=just_now + timedelta(seconds=1))] == [0, 1]
+
+
+def test_a_catalog_outage_during_the_periodic_catch_up_does_not_stop_the_evaluator(
+        postgres_url, data_dir, streams, redis_client):
+    from sqlalchemy import create_engine, text
+
+    settings = Settings(data_dir=data_dir, database_url=postgres_url, redis_url=REDIS_URL, wandb_mode="disabled")
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with Catalog(postgres_url) as catalog:
+        catalog.create_all()
+        evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.1,
+                                   catch_up_min_age_s=0.0)
+        stop = threading.Event()
+        thread = threading.Thread(target=evaluator.run, args=(stop,))
+        thread.start()
+        try:
+            deadline = time.monotonic() + 60
+            while evaluator.status["state"] != "idle" and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with admin.connect() as connection:  # the windows table is gone for a second
+                connection.execute(text("ALTER TABLE windows RENAME TO windows_away"))
+            time.sleep(1.0)
+            assert thread.is_alive()
+            with admin.connect() as connection:
+                connection.execute(text("ALTER TABLE windows_away RENAME TO windows"))
+            paths, _ = make_run(catalog, data_dir, 1)
+            while not every_window(catalog, paths.run_id) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            thread.join(30)
+            evaluator.close()
+            admin.dispose()
+        assert [r.window_id for r in every_window(catalog, paths.run_id)] == [0]

@@ -303,8 +303,14 @@ class Evaluator:
         least min_age_s ago; returns how many."""
         self._last_catch_up = time.monotonic()
         cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s) if min_age_s > 0 else None
+        try:
+            windows = self.catalog.windows_without_replay(cataloged_before=cutoff)
+        except Exception as exc:  # noqa: BLE001 - a catalog outage must not stop the stream's work
+            log.warning("catch-up skipped, the catalog did not answer (%s: %s); the next one tries again",
+                        type(exc).__name__, exc)
+            return 0
         done = 0
-        for window in self.catalog.windows_without_replay(cataloged_before=cutoff):
+        for window in windows:
             if stop is not None and stop.is_set():
                 break
             fields = WindowAnnouncement(run_id=window.run_id, window_id=window.window_id,
