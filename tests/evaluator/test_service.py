@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from prospector_common.catalog import EVAL_DONE, EVAL_FAILED, TAG_BEST_SO_FAR, TAG_EVERY_WINDOW, Catalog
@@ -169,25 +171,36 @@ def test_on_demand_evaluation_with_other_options_adds_replays_but_no_second_ever
     assert len(every_window(catalog, paths.run_id)) == 1
 
 
-def test_a_window_cataloged_but_never_announced_is_caught_up_while_the_evaluator_runs(
-        settings, catalog, streams, redis_client):
-    """Not only on start: an evaluator already running finds it on its periodic catch-up."""
-    evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.2,
+@contextmanager
+def evaluator_catching_up(settings: Settings, streams, catalog: Catalog) -> Iterator[threading.Thread]:
+    """An evaluator serving in a thread with a catch-up every 0.1 s of every window, once idle."""
+    evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.1,
                                catch_up_min_age_s=0.0)
     stop = threading.Event()
     thread = threading.Thread(target=evaluator.run, args=(stop,))
     thread.start()
     try:
-        deadline = time.monotonic() + 30
-        while evaluator.status["state"] != "idle" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        paths, _ = make_run(catalog, settings.data_dir, 1)  # cataloged after the start, never announced
-        while not every_window(catalog, paths.run_id) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(lambda: evaluator.status["state"] == "idle")
+        yield thread
     finally:
         stop.set()
         thread.join(30)
         evaluator.close()
+
+
+def wait_until(condition, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_window_cataloged_but_never_announced_is_caught_up_while_the_evaluator_runs(
+        settings, catalog, streams, redis_client):
+    """Not only on start: an evaluator already running finds it on its periodic catch-up."""
+    with evaluator_catching_up(settings, streams, catalog):
+        paths, _ = make_run(catalog, settings.data_dir, 1)  # cataloged after the start, never announced
+        wait_until(lambda: every_window(catalog, paths.run_id))
     assert [r.window_id for r in every_window(catalog, paths.run_id)] == [0]
     assert len(redis_client.xrange(streams.replays)) == 2
 
@@ -202,34 +215,23 @@ def test_the_periodic_catch_up_leaves_young_windows_to_their_announcement(catalo
 
 
 def test_a_catalog_outage_during_the_periodic_catch_up_does_not_stop_the_evaluator(
-        postgres_url, data_dir, streams, redis_client):
+        postgres_url, data_dir, streams):
     from sqlalchemy import create_engine, text
 
     settings = Settings(data_dir=data_dir, database_url=postgres_url, redis_url=REDIS_URL, wandb_mode="disabled")
     admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with Catalog(postgres_url) as catalog:
-        catalog.create_all()
-        evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.1,
-                                   catch_up_min_age_s=0.0)
-        stop = threading.Event()
-        thread = threading.Thread(target=evaluator.run, args=(stop,))
-        thread.start()
-        try:
-            deadline = time.monotonic() + 60
-            while evaluator.status["state"] != "idle" and time.monotonic() < deadline:
-                time.sleep(0.05)
-            with admin.connect() as connection:  # the windows table is gone for a second
-                connection.execute(text("ALTER TABLE windows RENAME TO windows_away"))
-            time.sleep(1.0)
-            assert thread.is_alive()
-            with admin.connect() as connection:
-                connection.execute(text("ALTER TABLE windows_away RENAME TO windows"))
-            paths, _ = make_run(catalog, data_dir, 1)
-            while not every_window(catalog, paths.run_id) and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            stop.set()
-            thread.join(30)
-            evaluator.close()
-            admin.dispose()
-        assert [r.window_id for r in every_window(catalog, paths.run_id)] == [0]
+    try:
+        with Catalog(postgres_url) as catalog:
+            catalog.create_all()
+            with evaluator_catching_up(settings, streams, catalog) as thread:
+                with admin.connect() as connection:  # the windows table is gone for a second
+                    connection.execute(text("ALTER TABLE windows RENAME TO windows_away"))
+                time.sleep(1.0)
+                assert thread.is_alive()
+                with admin.connect() as connection:
+                    connection.execute(text("ALTER TABLE windows_away RENAME TO windows"))
+                paths, _ = make_run(catalog, data_dir, 1)
+                wait_until(lambda: every_window(catalog, paths.run_id))
+            assert [r.window_id for r in every_window(catalog, paths.run_id)] == [0]
+    finally:
+        admin.dispose()
