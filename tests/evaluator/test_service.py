@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -235,3 +236,25 @@ def test_a_catalog_outage_during_the_periodic_catch_up_does_not_stop_the_evaluat
             assert [r.window_id for r in every_window(catalog, paths.run_id)] == [0]
     finally:
         admin.dispose()
+
+
+def test_a_window_whose_catch_up_keeps_failing_is_given_up_on_after_max_deliveries(
+        settings, catalog, streams, redis_client):
+    paths, _ = make_run(catalog, settings.data_dir, 1)
+    shutil.rmtree(paths.replays_dir)
+    paths.replays_dir.write_text("a file where the replays folder should be")  # every attempt fails
+    evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.1,
+                               catch_up_min_age_s=0.0, max_deliveries=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=evaluator.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: redis_client.xlen(streams.dead) > 0)
+    finally:
+        stop.set()
+        thread.join(30)
+        evaluator.close()
+    (_, fields), = redis_client.xrange(streams.dead)
+    assert "catch-up failed 2 times" in fields["dead_reason"]
+    assert catalog.windows_without_replay(paths.run_id) == []  # marked failed: no more attempts
+    assert evaluator.status["failures"] == 1

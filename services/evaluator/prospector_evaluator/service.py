@@ -137,6 +137,7 @@ class Evaluator:
         self._eval_lock = threading.Lock()
         self._last_claim = 0.0
         self._last_catch_up = 0.0
+        self._catch_up_failures: dict[tuple[str, int], int] = {}
         self._last_heartbeat = 0.0
         self.status: dict[str, Any] = {
             "consumer_name": c.consumer_name, "state": "starting", "windows_done": 0, "failures": 0,
@@ -281,9 +282,9 @@ class Evaluator:
                        source_id=entry_id)
             self.redis.xack(c.windows_stream, c.group, entry_id)
             return "failed"
-        except REDIS_ERRORS:
+        except redis.RedisError:  # Redis itself (the loop backs off); an OSError here is the disk's
             raise
-        except Exception:  # noqa: BLE001 - a bug or a bad episode: leave pending, retried later
+        except Exception:  # noqa: BLE001 - a bug, a bad episode, a full disk: left pending, retried later
             log.exception("evaluating %s/%s failed; the entry stays pending", run_id, window_id)
             return "retry"
         self._wait_announced(stop)
@@ -321,10 +322,17 @@ class Evaluator:
             except (CheckpointUnusable, WindowNotFound) as exc:
                 self._fail(fields, str(exc), run_id=window.run_id, window_id=window.window_id, attempts=1)
                 continue
-            except REDIS_ERRORS:
+            except redis.RedisError:  # Redis itself (the loop backs off); an OSError here is the disk's
                 raise
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001
                 log.exception("catch-up of %s/%s failed", window.run_id, window.window_id)
+                # the periodic catch-up would retry it every minute for ever: as for stream entries,
+                # max_deliveries attempts, then the window is given up on (failed, dead-lettered)
+                key = (window.run_id, window.window_id)
+                self._catch_up_failures[key] = attempts = self._catch_up_failures.get(key, 0) + 1
+                if attempts >= self.config.max_deliveries:
+                    self._fail(fields, f"catch-up failed {attempts} times: {type(exc).__name__}: {exc}",
+                               run_id=window.run_id, window_id=window.window_id, attempts=attempts)
                 continue
             self._wait_announced(stop)
             done += 1
