@@ -13,6 +13,7 @@ from prospector_common.catalog import EVAL_DONE, EVAL_FAILED, TAG_BEST_SO_FAR, T
 from prospector_common.settings import Settings
 from prospector_common.streams import ReplayAnnouncement
 from prospector_evaluator.evaluate import EvalOptions, episode_seeds
+from prospector_evaluator.service import Evaluator
 from prospector_common.replay import read_header, verify
 
 from .conftest import REDIS_URL, announce, make_evaluator, make_run, run_until_idle
@@ -173,16 +174,18 @@ def test_on_demand_evaluation_with_other_options_adds_replays_but_no_second_ever
 
 
 @contextmanager
-def evaluator_catching_up(settings: Settings, streams, catalog: Catalog) -> Iterator[threading.Thread]:
-    """An evaluator serving in a thread with a catch-up every 0.1 s of every window, once idle."""
+def evaluator_catching_up(settings: Settings, streams, catalog: Catalog,
+                          **changes) -> Iterator[tuple[Evaluator, threading.Thread]]:
+    """An evaluator serving in a thread with a catch-up every 0.1 s of every window, once idle;
+    changes: more ServiceConfig fields."""
     evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.1,
-                               catch_up_min_age_s=0.0)
+                               catch_up_min_age_s=0.0, **changes)
     stop = threading.Event()
     thread = threading.Thread(target=evaluator.run, args=(stop,))
     thread.start()
     try:
         wait_until(lambda: evaluator.status["state"] == "idle")
-        yield thread
+        yield evaluator, thread
     finally:
         stop.set()
         thread.join(30)
@@ -224,7 +227,7 @@ def test_a_catalog_outage_during_the_periodic_catch_up_does_not_stop_the_evaluat
     try:
         with Catalog(postgres_url) as catalog:
             catalog.create_all()
-            with evaluator_catching_up(settings, streams, catalog) as thread:
+            with evaluator_catching_up(settings, streams, catalog) as (_, thread):
                 with admin.connect() as connection:  # the windows table is gone for a second
                     connection.execute(text("ALTER TABLE windows RENAME TO windows_away"))
                 time.sleep(1.0)
@@ -243,17 +246,8 @@ def test_a_window_whose_catch_up_keeps_failing_is_given_up_on_after_max_deliveri
     paths, _ = make_run(catalog, settings.data_dir, 1)
     shutil.rmtree(paths.replays_dir)
     paths.replays_dir.write_text("a file where the replays folder should be")  # every attempt fails
-    evaluator = make_evaluator(settings, streams, catalog, exit_when_idle=False, catch_up_every_s=0.1,
-                               catch_up_min_age_s=0.0, max_deliveries=2)
-    stop = threading.Event()
-    thread = threading.Thread(target=evaluator.run, args=(stop,))
-    thread.start()
-    try:
+    with evaluator_catching_up(settings, streams, catalog, max_deliveries=2) as (evaluator, _):
         wait_until(lambda: redis_client.xlen(streams.dead) > 0)
-    finally:
-        stop.set()
-        thread.join(30)
-        evaluator.close()
     (_, fields), = redis_client.xrange(streams.dead)
     assert "catch-up failed 2 times" in fields["dead_reason"]
     assert catalog.windows_without_replay(paths.run_id) == []  # marked failed: no more attempts
