@@ -6,9 +6,11 @@ short in-process runs, median, plus where the time goes, from PuffeRL's own
 profile (env stepping, policy inference, rollout copies, learner forward,
 backward + optimizer) and the trainer's evaluate() / train() wall split.
 
-bench learn: trains with the learn config (configs/learn.toml) for a fixed budget, then plays
-the trained policy, the three bots and random on the same held-out seeds and
-ranks them by mean net profit.
+bench learn: trains with the learn config (configs/learn.toml) for a fixed budget, fits the
+policy's greedy head (prospector_trainer.greedy_fit: how it plays deterministically; written into
+the checkpoint), then plays the trained policy (sampling, and greedily by its head), the three bots
+and random on the same held-out seeds and ranks them by mean net profit. The plain argmax of the
+logits is played beside them (ppo_argmax_plain) to show what the head is for.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ BENCH_LEARN_CONFIG = "learn"
 # tuning range; the held-out range is played only for the final table, never to choose.
 TUNING_SEED0 = 1_000_000
 HELD_OUT_SEED0 = 5_000_000
-PPO_ROWS = {"ppo_sample": False, "ppo_argmax": True}  # row name -> greedy
+PPO_ROWS = ("ppo_sample", "ppo_argmax", "ppo_argmax_plain")  # sampled; greedy head (or argmax); plain argmax
+ROW_LABELS = {"ppo_sample": "PPO (sampling)", "ppo_argmax": "PPO (argmax, greedy head)",
+              "ppo_argmax_plain": "PPO (plain argmax)"}
 
 PROFILE_KEYS = ("env", "eval_forward", "eval_copy", "eval_misc", "train_forward", "learn", "train_copy", "train_misc")
 
@@ -192,8 +196,9 @@ def print_bench_train(r: dict) -> None:
 # ---- bench learn -------------------------------------------------------------------------
 
 def evaluate_policy(policy, action_masking: bool, seeds, env_config=None, greedy: bool = True,
-                    threads: int = 1) -> list[dict]:
-    """First episode of each seed, played by the policy: a list of episode metric dicts.
+                    threads: int = 1, greedy_head=None) -> list[dict]:
+    """First episode of each seed, played by the policy (greedily by `greedy_head` when given):
+    a list of episode metric dicts.
 
     All seeds run as one C batch. Once an env's first episode ends it only
     HOLDs (its later episodes are ignored); the batch's episode log is read on
@@ -204,7 +209,7 @@ def evaluate_policy(policy, action_masking: bool, seeds, env_config=None, greedy
 
     seeds = list(seeds)
     with Batch(len(seeds), env_config, threads) as batch:
-        return play_batch(Actor(policy, action_masking, greedy=greedy), batch, seeds)
+        return play_batch(Actor(policy, action_masking, greedy=greedy, greedy_head=greedy_head), batch, seeds)
 
 
 def summarize(results: list[dict]) -> dict:
@@ -222,9 +227,12 @@ def summarize(results: list[dict]) -> dict:
 
 def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int | None = None, episodes: int = 200,
                 seed0: int = HELD_OUT_SEED0, checkpoint: str | None = None,
-                data_dir: str | None = None, progress: bool = True, eval_env: str = "full") -> dict:
-    """Train (or take `checkpoint`), then play PPO (sampling and argmax), the bots and random
-    on the same seeds and rank them by mean net profit.
+                data_dir: str | None = None, progress: bool = True, eval_env: str = "full",
+                greedy_generations: int | None = None, greedy_settings=None) -> dict:
+    """Train (or take `checkpoint`), fit its greedy head unless the checkpoint has one
+    (`greedy_generations` of evolution strategies, default FitSettings'; 0: none, ppo_argmax is then
+    the plain argmax; or all of the fit's settings as `greedy_settings`, a FitSettings), then play PPO (sampling, greedy, plain argmax), the bots and random on the
+    same seeds and rank them by mean net profit.
 
     eval_env "full" (the default) plays the full game (every switch on, 20000 ticks), whatever
     curriculum the policy was trained on: that is the game the bots are measured on. "train"
@@ -257,6 +265,7 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
                               for w in run.windows_done]}
     from prospector.spec import EnvConfig
 
+    greedy_fit = fit_head(Path(checkpoint), greedy_generations, progress, greedy_settings)
     policy, data = load_policy(Path(checkpoint))
     from prospector_trainer.config import TrainConfig
 
@@ -267,10 +276,16 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
 
     # the training's thread count: torch's default (every core, spinning) starves the engine
     torch.set_num_threads(cfg.ppo.torch_threads)
+    from prospector_common.policy.greedy import GreedyHead
+
+    head = GreedyHead.from_state(data["greedy_head"]) if data.get("greedy_head") is not None else None
+    plays = {"ppo_sample": {"greedy": False}, "ppo_argmax": {"greedy": True, "greedy_head": head}}
+    if head is not None:
+        plays["ppo_argmax_plain"] = {"greedy": True}
     table, eval_seconds = {}, {}
-    for row, greedy in PPO_ROWS.items():
+    for row, how in plays.items():
         t1 = time.time()
-        table[row] = summarize(evaluate_policy(policy, cfg.policy.action_masking, seeds, env_config, greedy))
+        table[row] = summarize(evaluate_policy(policy, cfg.policy.action_masking, seeds, env_config, **how))
         eval_seconds[row] = time.time() - t1
     bots = compare(episodes, seed0, config=env_config.to_dict())
     table.update({name: {k: s[k] for k in ("episodes", "net_profit_mean", "net_profit_median", "survival_mean",
@@ -280,14 +295,40 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
     best_bot = max((n for n in table if n not in (*PPO_ROWS, "random")), key=lambda n: table[n]["net_profit_mean"])
     best = table[best_bot]["net_profit_mean"]
     return {
-        "checkpoint": checkpoint, "training": training, "eval_env": eval_env, "env_config": env_config.to_dict(),
+        "checkpoint": checkpoint, "training": training, "greedy_fit": greedy_fit, "eval_env": eval_env,
+        "env_config": env_config.to_dict(),
         "seeds": f"{seed0}..{seed0 + episodes - 1}", "held_out": seed0 == HELD_OUT_SEED0,
-        "table": table, "ranking": ranking, "ppo_rank": {row: ranking.index(row) + 1 for row in PPO_ROWS},
+        "table": table, "ranking": ranking, "ppo_rank": {row: ranking.index(row) + 1 for row in plays},
         "best_bot": best_bot,
-        "ratios": {row: (table[row]["net_profit_mean"] / best if best > 0 else None) for row in PPO_ROWS},
-        "ppo_beats_best_bot": {row: table[row]["net_profit_mean"] > best for row in PPO_ROWS},
+        "ratios": {row: (table[row]["net_profit_mean"] / best if best > 0 else None) for row in plays},
+        "ppo_beats_best_bot": {row: table[row]["net_profit_mean"] > best for row in plays},
         "ppo_eval_seconds": eval_seconds, "total_seconds": time.time() - t0,
     }
+
+
+def fit_head(checkpoint: Path, generations: int | None, progress: bool = True, settings=None) -> dict | None:
+    """The greedy head stage of bench learn: fit one into the checkpoint unless it has one (or
+    generations is 0). Returns how it was fitted (the head's own record), None without a head."""
+    import sys
+
+    from prospector_common.policy.checkpoint import load
+    from prospector_trainer.greedy_fit import FitSettings, fit_checkpoint
+
+    data = load(checkpoint)
+    if data.get("greedy_head") is not None:
+        return {"fitted_before": True, **data["greedy_head"].get("fitted", {})}
+    if settings is None:
+        settings = FitSettings() if generations is None else FitSettings(generations=generations)
+    if settings.generations <= 0:
+        return None
+
+    def show(row: dict) -> None:
+        if progress:
+            print(f"greedy head: generation {row['generation']}/{settings.generations}, population net profit "
+                  f"mean {row['population_net_profit_mean']:,.0f}, {row['seconds']:.0f} s", file=sys.stderr)
+
+    head = fit_checkpoint(checkpoint, settings, progress=show)
+    return {"fitted_before": False, **head.fitted}
 
 
 def training_of_checkpoint(checkpoint: Path) -> dict:
@@ -318,13 +359,20 @@ def print_bench_learn(r: dict) -> None:
         t.add_column(col, justify="right")
     for i, name in enumerate(r["ranking"], 1):
         s = r["table"][name]
-        label = {"ppo_sample": "PPO (sampling)", "ppo_argmax": "PPO (argmax)"}.get(name, name)
+        label = ROW_LABELS.get(name, name)
+        if name == "ppo_argmax" and "ppo_argmax_plain" not in r["table"]:
+            label = "PPO (argmax)"  # no greedy head
         t.add_row(str(i), label, f"{s['net_profit_mean']:,.0f}", f"{s['net_profit_median']:,.0f}",
                   f"{s['survival_mean']:.2f}", f"{s['profit_per_tick_mean']:.2f}", f"{s['destroyed_mean']:.2f}",
                   f"{s['stranded_mean']:.2f}")
     console = Console(width=120)
     console.print(t)
-    for row in PPO_ROWS:
+    fit = r.get("greedy_fit")
+    if fit:
+        console.print(f"greedy head: {len(fit.get('population_net_profit_mean', []))} generations of evolution "
+                      f"strategies, {fit.get('seconds', 0) / 60:.1f} min"
+                      + (" (fitted before)" if fit.get("fitted_before") else ""))
+    for row in r["ratios"]:
         ratio = r["ratios"][row]
         console.print(f"{row}: rank {r['ppo_rank'][row]} of {len(r['ranking'])}, "
                       f"{'' if ratio is None else f'{ratio:.2f}x '}the best bot ({r['best_bot']})")
@@ -366,6 +414,9 @@ def add_learn_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=None, help="where the training run goes (default: data root)")
     p.add_argument("--eval-env", choices=("full", "train"), default="full",
                    help="full: play the full 20000-tick game (default); train: the checkpoint's training env")
+    p.add_argument("--greedy-generations", type=int, default=None, metavar="N",
+                   help="generations of the greedy head's fit (default: prospector fit-greedy's); 0: no head, "
+                        "ppo_argmax is then the plain argmax. A checkpoint that has a head keeps it")
     p.add_argument("--ship", default=None, metavar="DIR",
                    help="write the evaluated checkpoint as a model package (models/ppo-pretrained: "
                         "checkpoint, numpy export, card.json, MODEL_CARD.md, curve)")
@@ -374,14 +425,18 @@ def add_learn_arguments(p: argparse.ArgumentParser) -> None:
 def learn_main(args: argparse.Namespace) -> int:
     result = bench_learn(config=args.config, overrides=args.overrides, env_steps=args.env_steps,
                          episodes=args.episodes, seed0=args.seed0,
-                         checkpoint=args.checkpoint, data_dir=args.data_dir, eval_env=args.eval_env)
+                         checkpoint=args.checkpoint, data_dir=args.data_dir, eval_env=args.eval_env,
+                         greedy_generations=args.greedy_generations)
     if args.ship:
         import shlex
         import sys
 
         from prospector_common.policy.pretrained import write_package
 
-        if result["training"] is None:  # an existing checkpoint: its run's curve, from the run's metrics
+        ship_dir = Path(args.ship)
+        in_package = (ship_dir / "policy.pt").is_file() and Path(result["checkpoint"]).resolve() == (
+            ship_dir / "policy.pt").resolve()
+        if result["training"] is None and not in_package:  # its run's curve, from the run's metrics
             result["training_of_checkpoint"] = training_of_checkpoint(Path(result["checkpoint"]))
         command = "prospector " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--json")
         card = write_package(Path(args.ship), Path(result["checkpoint"]), result, command)

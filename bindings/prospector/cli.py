@@ -33,6 +33,8 @@ KNOWN = {
     "replay": ("prospector-common", "services/common", "replay files: verify"),
     "train": ("prospector-trainer", "services/trainer",
               "train PPO (PufferLib) in windows: checkpoints and metrics per window"),
+    "fit-greedy": ("prospector-trainer", "services/trainer",
+                   "fit a checkpoint's greedy head (its deterministic play) by evolution strategies"),
     "evaluate": ("prospector-evaluator", "services/evaluator",
                  "the evaluator service: tagged replays for every window announced on Redis"),
     "api": ("prospector-api", "services/api",

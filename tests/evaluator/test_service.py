@@ -14,7 +14,7 @@ from prospector_common.settings import Settings
 from prospector_common.streams import ReplayAnnouncement
 from prospector_evaluator.evaluate import EvalOptions, episode_seeds
 from prospector_evaluator.service import Evaluator
-from prospector_common.replay import read_header, verify
+from prospector_common.replay import read_frames, read_header, verify
 
 from .conftest import REDIS_URL, announce, make_evaluator, make_run, run_until_idle
 
@@ -171,6 +171,35 @@ def test_on_demand_evaluation_with_other_options_adds_replays_but_no_second_ever
     assert len(sampled.replays) == 1 and TAG_EVERY_WINDOW not in sampled.replays[0].tags
     assert read_header(settings.data_dir / sampled.replays[0].path)["policy"]["mode"] == "sample"
     assert len(every_window(catalog, paths.run_id)) == 1
+
+
+def test_a_policy_with_a_greedy_head_is_played_by_it_even_when_sampling_is_asked(settings, catalog, streams):
+    """The head is the policy's own way to play greedily: its replays say so, and differ from the
+    plain argmax's when the head changes the choices."""
+    import numpy as np
+    from prospector_common.policy import checkpoint as ckpt
+    from prospector_common.policy.greedy import N_READINGS, GreedyHead
+    from prospector import spec
+
+    paths, _ = make_run(catalog, settings.data_dir, 1)
+    evaluator = make_evaluator(settings, streams, catalog)
+    try:
+        plain = evaluator.evaluate(paths.run_id, 0, EvalOptions(episodes=1))
+        head = GreedyHead.zero()
+        head.W[N_READINGS - 1, spec.A_EMERGENCY_BURN] = 1e4  # burn while there is fuel: no plain argmax does
+        data = ckpt.load(paths.checkpoint(0))
+        ckpt.save(paths.checkpoint(0), {**{k: v for k, v in data.items() if k not in ("format", "format_version")},
+                                        "greedy_head": head.state_dict()})
+        headed = evaluator.evaluate(paths.run_id, 0, EvalOptions(episodes=1, sample=True, force=True))
+    finally:
+        evaluator.close()
+    header = read_header(settings.data_dir / headed.replays[0].path)
+    assert header["policy"]["mode"] == "greedy_head"
+    assert read_header(settings.data_dir / plain.replays[0].path)["policy"]["mode"] == "greedy"
+    burns = [sum(f["action"] == spec.A_EMERGENCY_BURN for f in read_frames(settings.data_dir / r.replays[0].path))
+             for r in (plain, headed)]
+    assert burns[1] > burns[0]
+    assert np.isfinite(headed.replays[0].net_profit)
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 shipped in the repository."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from prospector.rollout import play_batch
 from prospector_bench.train import bench_learn, training_of_checkpoint
 from prospector_common.policy.actor import Actor
 from prospector_common.policy.checkpoint import load_policy
+from prospector_common.policy.greedy import GreedyHead
 from prospector_common.policy.pretrained import (
     MODEL_NAME,
     ModelError,
@@ -24,16 +26,22 @@ from prospector_common.policy.pretrained import (
     write_package,
 )
 from prospector_common.policy.serving import NumpyPolicy
+from prospector_trainer.greedy_fit import FitSettings
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / MODEL_NAME
 
 
+TINY_FIT = FitSettings(generations=1, pairs=1, games=1, time_max=200)
+
+
 @pytest.fixture(scope="module")
 def package(tiny_run, tmp_path_factory):
     _, _, paths = tiny_run
-    checkpoint = paths.checkpoint(2)
-    result = bench_learn(checkpoint=str(checkpoint), episodes=2, seed0=1_000_000)
+    run_copy = tmp_path_factory.mktemp("runs") / paths.run_id   # bench learn writes the head into the checkpoint
+    shutil.copytree(paths.run_dir, run_copy)
+    checkpoint = run_copy / "checkpoints" / paths.checkpoint(2).name
+    result = bench_learn(checkpoint=str(checkpoint), episodes=2, seed0=1_000_000, greedy_settings=TINY_FIT)
     result["training_of_checkpoint"] = training_of_checkpoint(checkpoint)
     out = tmp_path_factory.mktemp("model") / MODEL_NAME
     card = write_package(out, checkpoint, result, "prospector bench learn --checkpoint X --ship Y")
@@ -51,6 +59,12 @@ def test_a_package_holds_the_checkpoint_its_numpy_twin_and_a_card_that_matches_t
     md = (out / "MODEL_CARD.md").read_text()
     assert "ppo_argmax" in md and card["run_id"] in md and "1000000..1000001" in md
     assert "<polyline" in (out / "curve.svg").read_text()
+    # the greedy head bench learn fitted: in both files, on the card, and the plain argmax beside it
+    head = GreedyHead.from_state(load_policy(out / "policy.pt")[1]["greedy_head"])
+    assert np.array_equal(NumpyPolicy.load(out / "policy.npz").greedy_head.vector(), head.vector())
+    assert card["greedy_head"]["settings"]["generations"] == 1 and "Greedy head" in md
+    assert {"ppo_sample", "ppo_argmax", "ppo_argmax_plain"} <= set(card["evaluation"]["table"])
+    assert result["greedy_fit"]["fitted_before"] is False
 
 
 def test_a_changed_file_or_a_missing_one_fails_verification_by_name(package, tmp_path):
@@ -73,8 +87,10 @@ def test_the_numpy_player_plays_like_the_torch_actor(package):
     out, _, _ = package
     policy, data = load_policy(out / "policy.pt")
     seeds = [11, 12, 13]
+    head = GreedyHead.from_state(data["greedy_head"])
     with Batch(3) as batch:
-        torch_rows = play_batch(Actor(policy, data["config"]["policy"]["action_masking"], greedy=True), batch, seeds)
+        torch_rows = play_batch(Actor(policy, data["config"]["policy"]["action_masking"], greedy_head=head), batch,
+                                seeds)
     with Batch(3) as batch:
         numpy_rows = play_batch(NumpyPlayer(NumpyPolicy.load(out / "policy.npz"), greedy=True), batch, seeds)
     assert [r["net_profit"] for r in numpy_rows] == [r["net_profit"] for r in torch_rows]
@@ -115,6 +131,10 @@ def test_the_shipped_model_matches_its_card():
     card = verify(SHIPPED)
     assert card["name"] == MODEL_NAME and card["evaluation"]["table"]
     assert card["evaluation"]["seeds"] == "5000000..5000199"  # the announced held-out range
+    # its greedy head, in both files, is what its argmax row played
+    head = GreedyHead.from_state(load_policy(SHIPPED / "policy.pt")[1]["greedy_head"])
+    assert np.array_equal(NumpyPolicy.load(SHIPPED / "policy.npz").greedy_head.vector(), head.vector())
+    assert card["greedy_head"] == head.fitted and "ppo_argmax_plain" in card["evaluation"]["table"]
 
 
 def test_the_shipped_model_loads_and_its_numpy_forward_agrees_with_torch():

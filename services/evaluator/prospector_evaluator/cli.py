@@ -32,7 +32,9 @@ def add_evaluate(sub) -> None:
 def add_evaluate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--consumer", default=None, help="consumer name in the group (default: host-pid)")
     p.add_argument("--episodes", type=int, default=3, help="eval episodes per window (default 3)")
-    p.add_argument("--sample", action="store_true", help="sample actions from the policy (default: argmax)")
+    p.add_argument("--sample", action="store_true",
+                   help="sample actions from the policy (default: argmax); a policy with a greedy head "
+                        "(prospector fit-greedy) plays greedily by its head either way")
     p.add_argument("--reward-mode", choices=(*spec.REWARD_MODES, "run"), default="sparse",
                    help="reward mode of the eval episodes; 'run' keeps the run's own (default sparse)")
     p.add_argument("--time-max", type=int, default=None, help="override the run's time budget (ticks)")

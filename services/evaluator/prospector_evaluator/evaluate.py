@@ -10,6 +10,10 @@ default). Replay ids are derived from (run_id, window_id, seed, policy mode,
 env config), so evaluating a window twice lands on the same files and the same
 catalog rows: the catalog's False answers make it idempotent.
 
+A policy whose checkpoint carries a greedy head (prospector_common.policy.greedy, written by
+`prospector fit-greedy`) is played greedily by its head, whatever `sample` says: its replays
+record the mode "greedy_head".
+
 The first seed's episode is the window's `every_window` replay. It is
 cataloged last, after the window's other episodes, so "the window has its
 every_window replay" means "the window is completely evaluated".
@@ -120,9 +124,9 @@ def episode_seeds(run_id: str, window_id: int, n: int, first_seed: int | None = 
             for i in range(n)]
 
 
-def replay_key(run_id: str, window_id: int, seed: int, env_config: EnvConfig, sample: bool) -> str:
+def replay_key(run_id: str, window_id: int, seed: int, env_config: EnvConfig, mode: str) -> str:
     cfg = ",".join(f"{k}={v}" for k, v in sorted(env_config.to_dict().items()))
-    return f"{run_id}|{window_id}|{seed}|{'sample' if sample else 'greedy'}|{cfg}"
+    return f"{run_id}|{window_id}|{seed}|{mode}|{cfg}"
 
 
 # ---- the policy -----------------------------------------------------------------------
@@ -135,12 +139,17 @@ class WindowPolicy:
     path: Path
     action_masking: bool
     run_env_config: EnvConfig
+    greedy_head: Any = None     # GreedyHead: how this policy plays greedily (then it never samples)
+
+    def mode(self, sample: bool) -> str:
+        """How its episodes are played: "greedy_head", "sample" or "greedy" (argmax)."""
+        return "greedy_head" if self.greedy_head is not None else "sample" if sample else "greedy"
 
     def info(self, sample: bool) -> dict:
         kwargs = dict(self.checkpoint.get("policy_kwargs", {}))
         return {"checkpoint": f"checkpoints/{self.path.name}", "window_id": self.checkpoint.get("window_id"),
                 "env_steps": self.checkpoint.get("env_steps"), "policy_kwargs": kwargs,
-                "mode": "sample" if sample else "greedy", "action_masking": self.action_masking}
+                "mode": self.mode(sample), "action_masking": self.action_masking}
 
 
 def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry_s: float = 0.5,
@@ -151,6 +160,7 @@ def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry
     A checkpoint of another run or window counts as corrupt.
     """
     from prospector_common.policy.checkpoint import CheckpointError, load_policy
+    from prospector_common.policy.greedy import GreedyHead
 
     path = paths.checkpoint(window_id)
     reason = ""
@@ -165,7 +175,8 @@ def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry
                 "action_masking", config.get("policy", {}).get("action_masking", False)))
             # a curriculum (env.schedule): the game the window was training on when it ended
             env_config = env_config_at(config.get("env", {}), int(data.get("env_steps") or 0))
-            return WindowPolicy(policy, data, path, masking, env_config)
+            head = GreedyHead.from_state(data["greedy_head"]) if data.get("greedy_head") is not None else None
+            return WindowPolicy(policy, data, path, masking, env_config, head)
         except Exception as exc:  # noqa: BLE001 - CheckpointError, or a state dict that does not fit
             reason = str(exc) if isinstance(exc, CheckpointError) else f"checkpoint {path}: {type(exc).__name__}: {exc}"
             if attempt < attempts:
@@ -186,13 +197,14 @@ def eval_env_config(run_env: EnvConfig, options: EvalOptions) -> EnvConfig:
 
 def play_episode(policy: Any, action_masking: bool, env_config: EnvConfig, seed: int, *, sample: bool = False,
                  gzip_level: int = DEFAULT_GZIP_LEVEL, heartbeat: Callable[[], None] | None = None,
-                 heartbeat_every: int = 512) -> EpisodeResult:
-    """Play one episode to its end in a single C env, recording every step."""
+                 heartbeat_every: int = 512, greedy_head: Any = None) -> EpisodeResult:
+    """Play one episode to its end in a single C env, recording every step (greedily by
+    `greedy_head` when there is one)."""
     from prospector_common.policy.actor import Actor
 
     t0 = time.perf_counter()
     engine = Engine(env_config, seed=seed)
-    actor = Actor(policy, action_masking, greedy=not sample, seed=seed)
+    actor = Actor(policy, action_masking, greedy=not sample, seed=seed, greedy_head=greedy_head)
     actor.explain = True  # each frame records the policy's top actions, value and entropy
     recorder = Recorder(engine.render_state(), gzip_level=gzip_level)
 
@@ -272,7 +284,8 @@ def evaluate_window(ctx: EvalContext, run_id: str, window_id: int, options: Eval
     env_config = eval_env_config(wp.run_env_config, options)
     seeds = episode_seeds(run_id, window_id, options.episodes, options.first_seed)
     episodes = [play_episode(wp.policy, wp.action_masking, env_config, seed, sample=options.sample,
-                             gzip_level=options.gzip_level, heartbeat=heartbeat) for seed in seeds]
+                             gzip_level=options.gzip_level, heartbeat=heartbeat, greedy_head=wp.greedy_head)
+                for seed in seeds]
 
     result = WindowEvaluation(run_id, window_id, [])
     records: dict[int, ReplayRecord] = {}
@@ -280,7 +293,7 @@ def evaluate_window(ctx: EvalContext, run_id: str, window_id: int, options: Eval
     order = list(range(1, len(episodes))) + [0]
     for i in order:
         ep = episodes[i]
-        key = None if options.force else replay_key(run_id, window_id, ep.seed, env_config, options.sample)
+        key = None if options.force else replay_key(run_id, window_id, ep.seed, env_config, wp.mode(options.sample))
         replay_id = new_replay_id(window_id, ep.seed, key=key)
         path = paths.replay(replay_id)
         every_window = i == 0 and not done

@@ -3,7 +3,11 @@
     prospector train --config FILE [--set k=v ...] [--resume RUN_ID] [--run-id ID] [--data-dir DIR]
                      [--grpc-port P | --no-grpc] [--metrics-port P | --no-metrics]
 
-`python -m prospector_trainer train ...` runs it without the `prospector` command.
+    prospector fit-greedy CHECKPOINT [--generations N] [--out FILE]
+
+`fit-greedy` fits the policy's greedy head (greedy_fit.py: how it plays deterministically) and
+writes it into the checkpoint. `python -m prospector_trainer train ...` runs `train` without the
+`prospector` command.
 (`prospector bench train` and `bench learn` live in bench/prospector_bench/train.py.)
 
 `train` under torchrun trains one run with N data-parallel ranks (distributed.py):
@@ -125,6 +129,51 @@ def train_main(args: argparse.Namespace) -> int:
     console.print(f"run {run.run_id}: {len(run.windows_done)} windows"
                   + (f", last net profit mean {last['net_profit_mean']}" if last else "")
                   + f"  ({run.paths.run_dir})")
+    return 0
+
+
+def add_fit_greedy(sub) -> None:
+    from .greedy_fit import FitSettings
+
+    d = FitSettings()
+    p = sub.add_parser(
+        "fit-greedy", help="fit a checkpoint's greedy head (its deterministic play) by evolution strategies",
+        description="Fits the greedy head of a trainer checkpoint's policy (prospector_common.policy.greedy) on "
+                    "the greedy game's net profit, on calibration seeds from 2,000,000 on (never the tuning or "
+                    "held-out ranges), and writes it into the checkpoint: evaluators, bench learn and the "
+                    "exported policy then play greedily by it.")
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--out", type=Path, default=None, help="write the checkpoint with its head here instead")
+    p.add_argument("--generations", type=int, default=d.generations, help=f"default {d.generations}")
+    p.add_argument("--pairs", type=int, default=d.pairs, help=f"antithetic pairs per generation (default {d.pairs})")
+    p.add_argument("--games", type=int, default=d.games, help=f"games per head per generation (default {d.games})")
+    p.set_defaults(func=fit_greedy_main)
+
+
+def fit_greedy_main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from prospector_common.policy.checkpoint import CheckpointError
+
+    from .greedy_fit import FitSettings, fit_checkpoint
+
+    console = Console(stderr=True, soft_wrap=True)  # a path is not broken over lines
+    if args.generations < 1 or args.pairs < 1 or args.games < 1:
+        console.print("[red]error:[/] --generations, --pairs and --games must be at least 1")
+        return 2
+    settings = FitSettings(generations=args.generations, pairs=args.pairs, games=args.games)
+
+    def progress(row: dict) -> None:
+        console.print(f"generation {row['generation']}/{settings.generations}: population net profit mean "
+                      f"{row['population_net_profit_mean']:,.0f} (best {row['population_best']:,.0f}), "
+                      f"survival {row['population_survival']:.2f}, {row['seconds']:.0f} s")
+
+    try:
+        fit_checkpoint(args.checkpoint, settings, args.out, progress)
+    except (CheckpointError, OSError) as e:
+        console.print(f"[red]error:[/] {e}")
+        return 2
+    console.print(f"greedy head written to {args.out or args.checkpoint}")
     return 0
 
 

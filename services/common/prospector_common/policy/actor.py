@@ -3,6 +3,7 @@
     actor = Actor(policy, action_masking, greedy=False, seed=7)
     metrics = play_batch(actor, Batch(n, config), seeds)         # prospector.rollout
     metrics = run_episode(SingleGame(actor), Engine(config), 7)
+    actor = Actor(policy, action_masking, greedy_head=head)      # greedy play by the policy's head (greedy.py)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from pufferlib.models import LSTMWrapper
 
+from .greedy import GreedyDecoder, GreedyHead
 from .network import policy_input
 
 
@@ -21,12 +23,16 @@ class Actor:
 
     act(obs [n, 260], masks [n, 69]) -> actions [n]; for the LSTM it keeps one
     recurrent state per row (episodes_ended(rows) zeroes it; pass `rows` to act
-    on a subset of the rows)."""
+    on a subset of the rows). With a greedy head it plays greedily by the head (its
+    correction and a travel memory per row, which episodes_ended clears), for all rows at once."""
 
-    def __init__(self, policy: torch.nn.Module, action_masking: bool, greedy: bool = True, seed: int = 0):
+    def __init__(self, policy: torch.nn.Module, action_masking: bool, greedy: bool = True, seed: int = 0,
+                 greedy_head: GreedyHead | None = None):
         self.policy = policy.eval()
         self.action_masking = action_masking
-        self.greedy = greedy
+        self.greedy = greedy or greedy_head is not None
+        self.greedy_head = greedy_head
+        self.decoder: GreedyDecoder | None = None
         self.recurrent = isinstance(policy, LSTMWrapper)
         self.generator = torch.Generator().manual_seed(seed)
         self.h = self.c = None
@@ -35,6 +41,8 @@ class Actor:
         self.last_policy: list[dict] | None = None
 
     def start(self, n: int) -> None:
+        if self.greedy_head is not None:
+            self.decoder = GreedyDecoder(self.greedy_head, n)
         if self.recurrent:
             self.h = torch.zeros(n, self.policy.hidden_size)
             self.c = torch.zeros(n, self.policy.hidden_size)
@@ -50,7 +58,11 @@ class Actor:
         if self.recurrent:
             self.h[idx] = state["lstm_h"]
             self.c[idx] = state["lstm_c"]
-        if self.greedy:
+        if self.greedy_head is not None:
+            if rows is not None or self.decoder is None or self.decoder.memory.n != len(observations):
+                raise ValueError("an Actor with a greedy head acts on all the rows given to start(n) at once")
+            actions = torch.from_numpy(self.decoder.choose(logits.float().numpy(), np.asarray(observations)))
+        elif self.greedy:
             actions = logits.argmax(dim=-1)
         else:
             actions = torch.multinomial(torch.softmax(logits.float(), dim=-1), 1, generator=self.generator)[:, 0]
@@ -72,7 +84,10 @@ class Actor:
             self.explain, self.explain_top = explain_before, top_before
 
     def episodes_ended(self, rows) -> None:
-        """A recurrent policy starts the next episode of these rows from a zero state."""
+        """A recurrent policy starts the next episode of these rows from a zero state (and a
+        greedy head from an empty travel memory)."""
+        if self.decoder is not None:
+            self.decoder.episodes_ended(np.asarray(rows, dtype=np.int64))
         if self.recurrent:
             index = torch.as_tensor(np.asarray(rows, dtype=np.int64))
             self.h[index] = 0

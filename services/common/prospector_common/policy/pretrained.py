@@ -106,18 +106,28 @@ def checkpoint_rows(checkpoint: Path) -> list[dict]:
 
 def write_package(out_dir: Path, checkpoint: Path, learn_result: dict, command: str) -> dict:
     """Copies the checkpoint, exports its numpy twin, and writes card.json, curve.svg and
-    MODEL_CARD.md from a `bench learn` result; returns the card."""
+    MODEL_CARD.md from a `bench learn` result; returns the card.
+
+    `checkpoint` may be the package's own policy.pt (re-evaluated, e.g. after its greedy head was
+    fitted): its run's window rows, training record and training command are then kept from the
+    package's card."""
     from .checkpoint import load
     from .serving import export_numpy
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = load(Path(checkpoint))
-    shutil.copyfile(checkpoint, out_dir / "policy.pt")
+    previous = None
+    if (out_dir / "policy.pt").is_file() and os.path.samefile(checkpoint, out_dir / "policy.pt"):
+        previous = load_card(out_dir)
+    else:
+        shutil.copyfile(checkpoint, out_dir / "policy.pt")
+        # the training run's window rows up to this one: the stack shows them as the run's charts
+        atomic_write_text(out_dir / "windows.jsonl",
+                          "".join(json.dumps(r) + "\n" for r in checkpoint_rows(checkpoint)))
     export_numpy(out_dir / "policy.pt", out_dir / "policy.npz", name=MODEL_NAME)
-    # the training run's window rows up to this one: the stack shows them as the run's charts
-    atomic_write_text(out_dir / "windows.jsonl", "".join(json.dumps(r) + "\n" for r in checkpoint_rows(checkpoint)))
-    training = learn_result.get("training") or learn_result.get("training_of_checkpoint") or {}
+    training = (learn_result.get("training") or learn_result.get("training_of_checkpoint")
+                or (previous or {}).get("training") or {})
     card = {
         "format": CARD_FORMAT, "format_version": CARD_VERSION, "name": MODEL_NAME,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -128,6 +138,8 @@ def write_package(out_dir: Path, checkpoint: Path, learn_result: dict, command: 
         "training": {k: training.get(k) for k in ("env_steps", "seconds", "sps", "curve") if k in training},
         "evaluation": {k: learn_result[k] for k in ("seeds", "eval_env", "env_config", "table", "ranking",
                                                     "best_bot", "ratios") if k in learn_result},
+        **({"greedy_head": data["greedy_head"].get("fitted", {})} if data.get("greedy_head") else {}),
+        **({"training_command": previous.get("training_command") or previous.get("command")} if previous else {}),
         "sha256": {name: sha256_file(out_dir / name) for name in (*FILES, "windows.jsonl")},
     }
     for name in FILES:  # the export is written private; the images' non-root services read it
@@ -192,6 +204,11 @@ def card_markdown(card: dict) -> str:
         f"- **Env steps**: {card['env_steps']:,}; **wall time**: {minutes}"
         + (f"; {tr['sps']:,.0f} env steps/s" if tr.get("sps") else ""),
         f"- **Policy**: {card['policy_kwargs']}",
+        *([f"- **Greedy head** (how `ppo_argmax` plays: the logits plus a fitted correction, a travel memory, "
+           f"the idle actions masked; `ppo_argmax_plain` is the bare argmax): "
+           f"{len(card['greedy_head'].get('population_net_profit_mean', []))} generations of evolution strategies "
+           f"on calibration seeds {card['greedy_head'].get('calibration_seeds', '?')}, "
+           f"{(card['greedy_head'].get('seconds') or 0) / 60:.1f} min"] if card.get("greedy_head") else []),
         f"- **Files** (sha256): " + ", ".join(f"`{k}` {v[:16]}…" for k, v in card["sha256"].items()),
         "",
         "## Training curve",
@@ -220,7 +237,8 @@ def card_markdown(card: dict) -> str:
 
 class NumpyPlayer:
     """The exported policy as a rollout BatchAgent (prospector.rollout.play_batch): batched,
-    sampling or argmax, numpy only."""
+    sampling or argmax, numpy only. Greedy play of a policy with a greedy head is the head's
+    (its correction and travel memory, policy/greedy.py)."""
 
     def __init__(self, policy, greedy: bool, seed: int = 0):
         import numpy as np
@@ -229,9 +247,14 @@ class NumpyPlayer:
         self.greedy = greedy
         self.rng = np.random.default_rng(seed)
         self.state = None
+        self.decoder = None
 
     def start(self, n: int) -> None:
+        from .greedy import GreedyDecoder
+
         self.state = self.policy.initial_state(n)
+        if self.greedy and self.policy.greedy_head is not None:
+            self.decoder = GreedyDecoder(self.policy.greedy_head, n)
 
     def act(self, observations, masks, rows=None):
         import numpy as np
@@ -245,6 +268,10 @@ class NumpyPlayer:
                 self.state = next_state
             else:
                 self.state[0][rows], self.state[1][rows] = next_state
+        if self.decoder is not None:
+            if rows is not None:
+                raise ValueError("greedy play by a greedy head acts on all the rows at once")
+            return self.decoder.choose(logits, observations)
         if self.greedy:
             return logits.argmax(axis=1).astype(np.int32)
         z = logits.astype(np.float64)
@@ -254,6 +281,8 @@ class NumpyPlayer:
         return np.minimum((p.cumsum(axis=1) < u).sum(axis=1), p.shape[1] - 1).astype(np.int32)
 
     def episodes_ended(self, rows) -> None:
+        if self.decoder is not None:
+            self.decoder.episodes_ended(rows)
         if self.state is not None:
             self.state[0][rows] = 0.0
             self.state[1][rows] = 0.0

@@ -19,7 +19,8 @@ The exported file is one .npz (np.load with allow_pickle=False): the weights
 under fixed names, and a JSON header (member `header`, UTF-8 bytes as uint8):
 format, format_version, name, kind, hidden_size, action_masking,
 forbid_cash_out, forbid_jettison, mask_noops and mask_idle (absent: false), spec_version, and where it came from
-(run_id, window_id, env_steps). Loading checks the format, the spec version and
+(run_id, window_id, env_steps). A policy with a greedy head (greedy.py) also has the arrays greedy.W,
+greedy.u, greedy.v and the header's "greedy_head" (memory penalty, how it was fitted). Loading checks the format, the spec version and
 every array's shape, and names the file in its error (PolicyFileError).
 
 torch is imported only by export_numpy (the API's image carries no torch).
@@ -40,6 +41,7 @@ import numpy as np
 
 from prospector import spec
 
+from .greedy import GreedyHead, GreedyHeadError, decide
 from .noops import idle_actions, noop_actions
 
 FORMAT = "prospector-policy-numpy"
@@ -165,6 +167,12 @@ class NumpyPolicy:
             if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
                 raise bad(f"{key} must hold finite floats")
             self.w[key] = np.ascontiguousarray(array, dtype=np.float32)
+        self.greedy_head: GreedyHead | None = None
+        if header.get("greedy_head") is not None:
+            try:
+                self.greedy_head = GreedyHead.from_file(header["greedy_head"], weights)
+            except GreedyHeadError as exc:
+                raise bad(str(exc)) from None
         # x @ W.T for a Linear: keep the transposes once
         self._t = {key: np.ascontiguousarray(self.w[key].T) for key in expected if key.endswith((".w", "w_ih", "w_hh"))}
 
@@ -192,7 +200,8 @@ class NumpyPolicy:
         return cls(header, arrays, source=str(path))
 
     def save(self, path: str | os.PathLike) -> Path:
-        return write_policy_file(path, self.header, self.w)
+        head = self.greedy_head.file_arrays() if self.greedy_head is not None else {}
+        return write_policy_file(path, self.header, {**self.w, **head})
 
     # ---- the forward pass ----------------------------------------------------------------------
 
@@ -254,14 +263,20 @@ class NumpyPolicy:
     def suggest(self, observation: Any, mask: Any, k: int = 5,
                 state: tuple[np.ndarray, np.ndarray] | None = None) -> Suggestion:
         """What the policy would do for one observation [260] and its engine mask [69]: the k likeliest
-        actions with their probabilities, the value, the entropy and the argmax (see Suggestion).
-        Probabilities and entropy are of the policy's action distribution (actor.explain's)."""
-        logits, value, _ = self.forward(np.asarray(observation)[None, :] if np.ndim(observation) == 1
-                                        else observation, np.asarray(mask)[None, :] if np.ndim(mask) == 1 else mask,
-                                        state)
+        actions with their probabilities, the value, the entropy and the action it plays (see
+        Suggestion). Probabilities and entropy are of the policy's action distribution (actor.explain's).
+        The action played is the argmax, or with a greedy head the head's choice without its travel
+        memory (a single suggestion has no history)."""
+        obs = np.asarray(observation, dtype=np.float32)
+        obs = obs[None, :] if obs.ndim == 1 else obs
+        logits, value, _ = self.forward(obs, np.asarray(mask)[None, :] if np.ndim(mask) == 1 else mask, state)
         if logits.shape[0] != 1:
             raise ValueError(f"suggest takes one observation, got {logits.shape[0]}")
-        return explain(logits[0], float(value[0]), k)
+        suggestion = explain(logits[0], float(value[0]), k)
+        if self.greedy_head is not None:
+            played = decide(logits, obs, self.greedy_head.correction(obs), np.zeros((1, spec.MAX_NEIGHBORS), np.float32))
+            suggestion = Suggestion(suggestion.top, suggestion.value, suggestion.entropy, int(played[0]))
+        return suggestion
 
 
 def explain(logits: np.ndarray, value: float, k: int = 5) -> Suggestion:
@@ -352,6 +367,13 @@ def export_numpy(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
         forbid_cash_out=kwargs.get("forbid_cash_out", False), forbid_jettison=kwargs.get("forbid_jettison", False),
         mask_noops=kwargs.get("mask_noops", False), mask_idle=kwargs.get("mask_idle", False),
         run_id=data["run_id"], window_id=int(data["window_id"]), env_steps=int(data["env_steps"]))
+    if data.get("greedy_head") is not None:
+        try:
+            head = GreedyHead.from_state(data["greedy_head"])
+        except GreedyHeadError as exc:
+            raise PolicyFileError(f"checkpoint {checkpoint_path}: {exc}") from None
+        header["greedy_head"] = head.file_header()
+        weights.update(head.file_arrays())
     try:
         return write_policy_file(out_path, header, weights)
     except PolicyFileError as exc:
