@@ -30,7 +30,8 @@ def test_bench_train_measures_serial_and_overlapped_epochs_side_by_side():
 
 def test_bench_learn_ranks_ppo_against_the_bots_on_the_same_seeds(tiny_run):
     _, _, paths = tiny_run
-    r = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=2, seed0=1_000_000)
+    r = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=2, seed0=1_000_000, greedy_generations=0)
+    assert r["greedy_fit"] is None  # no head: ppo_argmax is the plain argmax, and there is no second row
     assert set(r["table"]) == {"ppo_sample", "ppo_argmax", "greedy_miner", "cautious_scanner", "market_timer",
                                "random"}
     assert sorted(r["ranking"]) == sorted(r["table"]) and all(1 <= k <= 6 for k in r["ppo_rank"].values())
@@ -42,10 +43,11 @@ def test_bench_learn_ranks_ppo_against_the_bots_on_the_same_seeds(tiny_run):
 
 def test_bench_learn_plays_the_full_game_unless_asked_for_the_training_env(tiny_run):
     cfg, _, paths = tiny_run
-    full = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, seed0=1_000_000)
+    full = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, seed0=1_000_000, greedy_generations=0)
     assert full["eval_env"] == "full"
     assert full["env_config"] == EnvConfig().to_dict()
-    own = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, seed0=1_000_000, eval_env="train")
+    own = bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, seed0=1_000_000, eval_env="train",
+                      greedy_generations=0)
     assert own["env_config"] == cfg.env_config.replace(reward_mode="shaped").to_dict()
     with pytest.raises(ValueError, match="eval_env"):
         bench_learn(checkpoint=str(paths.checkpoint(2)), episodes=1, eval_env="stage 3")

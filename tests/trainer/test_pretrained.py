@@ -67,6 +67,21 @@ def test_a_package_holds_the_checkpoint_its_numpy_twin_and_a_card_that_matches_t
     assert result["greedy_fit"]["fitted_before"] is False
 
 
+def test_a_package_written_again_from_its_own_checkpoint_keeps_its_training_record(package, tmp_path):
+    """bench learn --checkpoint models/ppo-pretrained/policy.pt --ship models/ppo-pretrained: the run's
+    rows and training record stay (its run directory is not there), the first command becomes the
+    training command."""
+    out, card, result = package
+    again = tmp_path / MODEL_NAME
+    shutil.copytree(out, again)
+    rewritten = write_package(again, again / "policy.pt", {**result, "training_of_checkpoint": None},
+                              "prospector bench learn --checkpoint P --ship D")
+    assert rewritten["training"] == card["training"] and rewritten["training_command"] == card["command"]
+    assert rewritten["command"] == "prospector bench learn --checkpoint P --ship D"
+    assert (again / "windows.jsonl").read_bytes() == (out / "windows.jsonl").read_bytes()
+    assert verify(again) == rewritten
+
+
 def test_a_changed_file_or_a_missing_one_fails_verification_by_name(package, tmp_path):
     out, _, _ = package
     damaged = tmp_path / "damaged"

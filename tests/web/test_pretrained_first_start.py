@@ -49,7 +49,8 @@ def first_start(belt, web_dist, tmp_path_factory):
 
     # the model package, from the belt's real checkpoint (evaluated on its own short training game)
     checkpoint = belt.data_dir / belt.run_id / "checkpoints" / "ckpt_2.pt"
-    result = bench_learn(checkpoint=str(checkpoint), episodes=2, seed0=1_000_000, progress=False, eval_env="train")
+    result = bench_learn(checkpoint=str(checkpoint), episodes=2, seed0=1_000_000, progress=False, eval_env="train",
+                         greedy_generations=0)
     result["training_of_checkpoint"] = training_of_checkpoint(checkpoint)
     package = tmp_path_factory.mktemp("model") / MODEL_NAME
     card = write_package(package, checkpoint, result, "prospector bench learn --checkpoint X --ship Y")

@@ -289,8 +289,9 @@ class NumpyPlayer:
 
 
 def bots_rows(episodes: int, seed0: int, config=None, model_dir: Path | None = None) -> dict:
-    """`prospector bots --with-pretrained`: ppo_pretrained_sample and ppo_pretrained_argmax, the
-    shipped model on the bots' seeds, with the bots' row keys."""
+    """`prospector bots --with-pretrained`: ppo_pretrained_sample and ppo_pretrained_argmax (greedy:
+    by the model's greedy head when it has one), the shipped model on the bots' seeds, with the
+    bots' row keys."""
     from prospector.bots import summarize
     from prospector.engine import Batch
     from prospector.rollout import play_batch
