@@ -231,8 +231,9 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
                 greedy_generations: int | None = None, greedy_settings=None) -> dict:
     """Train (or take `checkpoint`), fit its greedy head unless the checkpoint has one
     (`greedy_generations` of evolution strategies, default FitSettings'; 0: none, ppo_argmax is then
-    the plain argmax; or all of the fit's settings as `greedy_settings`, a FitSettings), then play PPO (sampling, greedy, plain argmax), the bots and random on the
-    same seeds and rank them by mean net profit.
+    the plain argmax; or all of the fit's settings as `greedy_settings`, a FitSettings), then play
+    PPO (sampling, greedy, plain argmax), the bots and random on the same seeds and rank them by
+    mean net profit.
 
     eval_env "full" (the default) plays the full game (every switch on, 20000 ticks), whatever
     curriculum the policy was trained on: that is the game the bots are measured on. "train"

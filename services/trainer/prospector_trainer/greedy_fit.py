@@ -120,7 +120,8 @@ class Fitter:
         self.time_max = time_max
         state = {k: v.detach().cpu() for k, v in policy.state_dict().items()}
         # spawn, not fork: a fork after torch's thread pool has run (a training just before) can hang
-        self.pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init, initargs=(state, dict(policy_kwargs)))
+        self.pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init,
+                                                 initargs=(state, dict(policy_kwargs)))
 
     def close(self) -> None:
         self.pool.terminate()
@@ -136,8 +137,8 @@ class Fitter:
         """Per head, per seed: net profit, survival, stranded ([m, len(seeds)] each)."""
         thetas = np.asarray(thetas, dtype=np.float32).reshape(-1, N_PARAMS)
         if len(thetas) == 1:   # one head: split the seeds
-            parts = [(thetas, list(s), self.memory_penalty, self.time_max) for s in np.array_split(np.asarray(seeds), self.workers)
-                     if len(s)]
+            parts = [(thetas, list(s), self.memory_penalty, self.time_max)
+                     for s in np.array_split(np.asarray(seeds), self.workers) if len(s)]
             outs = self.pool.map(_play, parts)
             joined = [np.concatenate([o[i] for o in outs], axis=1) for i in range(3)]
         else:                  # a population: split the heads

@@ -91,7 +91,8 @@ def corrections(obs: np.ndarray, W: np.ndarray, u: np.ndarray, v: np.ndarray) ->
     if n % m:
         raise ValueError(f"{n} rows do not split into {m} equal groups")
     g = n // m
-    W, u, v = W.reshape(m, N_READINGS, spec.N_ACTIONS), u.reshape(m, N_SLOT_FEATURES, 1), v.reshape(m, N_SLOT_FEATURES, 3)
+    W = W.reshape(m, N_READINGS, spec.N_ACTIONS)
+    u, v = u.reshape(m, N_SLOT_FEATURES, 1), v.reshape(m, N_SLOT_FEATURES, 3)
     out = (readings(obs).reshape(m, g, N_READINGS) @ W).reshape(n, spec.N_ACTIONS)
     f = slot_features(obs)
     out[:, _SELECT] += (f.reshape(m, g * spec.MAX_ASTEROIDS, N_SLOT_FEATURES) @ u).reshape(n, spec.MAX_ASTEROIDS)
