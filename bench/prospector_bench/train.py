@@ -277,9 +277,9 @@ def bench_learn(config: str = BENCH_LEARN_CONFIG, overrides=None, env_steps: int
 
     # the training's thread count: torch's default (every core, spinning) starves the engine
     torch.set_num_threads(cfg.ppo.torch_threads)
-    from prospector_common.policy.greedy import GreedyHead
+    from prospector_common.policy.greedy import head_of_checkpoint
 
-    head = GreedyHead.from_state(data["greedy_head"]) if data.get("greedy_head") is not None else None
+    head = head_of_checkpoint(data)
     plays = {"ppo_sample": {"greedy": False}, "ppo_argmax": {"greedy": True, "greedy_head": head}}
     if head is not None:
         plays["ppo_argmax_plain"] = {"greedy": True}
@@ -434,9 +434,9 @@ def learn_main(args: argparse.Namespace) -> int:
 
         from prospector_common.policy.pretrained import write_package
 
-        ship_dir = Path(args.ship)
-        in_package = (ship_dir / "policy.pt").is_file() and Path(result["checkpoint"]).resolve() == (
-            ship_dir / "policy.pt").resolve()
+        from prospector_common.policy.pretrained import is_package_checkpoint
+
+        in_package = is_package_checkpoint(Path(args.ship), Path(result["checkpoint"]))
         if result["training"] is None and not in_package:  # its run's curve, from the run's metrics
             result["training_of_checkpoint"] = training_of_checkpoint(Path(result["checkpoint"]))
         command = "prospector " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--json")

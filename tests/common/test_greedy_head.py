@@ -95,10 +95,10 @@ def neighbor_obs(node: int, node_type: int, neighbors: list[tuple[int, float]]) 
     obs[spec.OBS_NODE_INDEX] = node / (spec.MAX_NODES - 1)
     obs[spec.OBS_NODE_TYPE.start + node_type] = 1.0
     for k, (kind, time) in enumerate(neighbors):
-        base = spec.NEIGHBOR_BASE + spec.NEIGHBOR_STRIDE * k
-        obs[base] = 1.0
-        obs[base + 1 + kind] = 1.0
-        obs[base + 4] = time
+        base = spec.neighbor_slot(k).start
+        obs[base + spec.NB_VALID] = 1.0
+        obs[base + spec.NB_TYPE.start + kind] = 1.0
+        obs[base + spec.NB_TRAVEL_TIME] = time
     obs[spec.OBS_FUEL] = obs[spec.OBS_HULL] = obs[spec.OBS_TOOL] = 0.5
     obs[spec.OBS_HEAT] = 0.5
     return obs[None, :]

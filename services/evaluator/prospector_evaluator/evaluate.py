@@ -160,7 +160,7 @@ def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry
     A checkpoint of another run or window counts as corrupt.
     """
     from prospector_common.policy.checkpoint import CheckpointError, load_policy
-    from prospector_common.policy.greedy import GreedyHead
+    from prospector_common.policy.greedy import head_of_checkpoint
 
     path = paths.checkpoint(window_id)
     reason = ""
@@ -175,8 +175,7 @@ def load_window_policy(paths: RunPaths, window_id: int, attempts: int = 3, retry
                 "action_masking", config.get("policy", {}).get("action_masking", False)))
             # a curriculum (env.schedule): the game the window was training on when it ended
             env_config = env_config_at(config.get("env", {}), int(data.get("env_steps") or 0))
-            head = GreedyHead.from_state(data["greedy_head"]) if data.get("greedy_head") is not None else None
-            return WindowPolicy(policy, data, path, masking, env_config, head)
+            return WindowPolicy(policy, data, path, masking, env_config, head_of_checkpoint(data))
         except Exception as exc:  # noqa: BLE001 - CheckpointError, or a state dict that does not fit
             reason = str(exc) if isinstance(exc, CheckpointError) else f"checkpoint {path}: {type(exc).__name__}: {exc}"
             if attempt < attempts:

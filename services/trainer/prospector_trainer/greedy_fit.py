@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prospector_common.policy.greedy import (N_PARAMS, GreedyHead, TravelMemory, corrections, decide)
+from prospector_common.policy.greedy import N_PARAMS, GreedyDecoder, GreedyHead, corrections
 
 CALIBRATION_SEED0 = 2_000_000   # generation g plays seeds CALIBRATION_SEED0 + 1000 g .. + games - 1
 WORKERS = 2
@@ -44,19 +44,31 @@ class FitSettings:
     time_max: int | None = None  # the game's length; None: the full game's 20000 ticks (shorter for tests)
 
 
-class PopulationPlayer:
-    """A rollout.BatchAgent for m heads x g games: rows in m consecutive groups of g, group j
-    played greedily by head j (its correction, its travel memory per row, the idle set masked)."""
+class Population:
+    """m heads played side by side: rows in m consecutive groups of g, group j played by head j
+    (corrections() of the stacked parameters); a GreedyDecoder's `head`."""
 
-    def __init__(self, policy, action_masking: bool, thetas: np.ndarray, memory_penalty: float) -> None:
+    def __init__(self, thetas: np.ndarray, memory_penalty: float) -> None:
         heads = [GreedyHead.from_vector(t) for t in thetas]
         self.W = np.stack([h.W for h in heads])
         self.u = np.stack([h.u for h in heads])
         self.v = np.stack([h.v for h in heads])
-        self.policy, self.action_masking, self.memory_penalty = policy, action_masking, memory_penalty
+        self.memory_penalty = memory_penalty
+
+    def correction(self, obs: np.ndarray) -> np.ndarray:
+        return corrections(obs, self.W, self.u, self.v)
+
+
+class PopulationPlayer:
+    """A rollout.BatchAgent for a Population: each row played greedily by its group's head (its
+    correction, a travel memory per row, the idle set masked)."""
+
+    def __init__(self, policy, action_masking: bool, thetas: np.ndarray, memory_penalty: float) -> None:
+        self.population = Population(thetas, memory_penalty)
+        self.policy, self.action_masking = policy, action_masking
 
     def start(self, n: int) -> None:
-        self.memory = TravelMemory(n)
+        self.decoder = GreedyDecoder(self.population, n)
 
     def act(self, observations, masks):
         import torch
@@ -66,11 +78,7 @@ class PopulationPlayer:
         obs = np.asarray(observations, dtype=np.float32)
         with torch.no_grad():
             logits, _ = self.policy.forward_eval(torch.from_numpy(policy_input(obs, masks, self.action_masking)), {})
-        self.memory.observe(obs)
-        actions = decide(logits.numpy(), obs, corrections(obs, self.W, self.u, self.v),
-                         self.memory.penalties(obs, self.memory_penalty))
-        self.memory.acted(obs, actions)
-        return actions
+        return self.decoder.choose(logits.numpy(), obs)
 
     def episodes_ended(self, rows) -> None:
         pass  # play_batch plays one episode per row
@@ -200,8 +208,7 @@ def fit_checkpoint(checkpoint: Path, settings: FitSettings = FitSettings(), out:
     under "greedy_head"; the rest of the checkpoint is unchanged."""
     from prospector_common.policy import checkpoint as ckpt
 
-    data = ckpt.load(Path(checkpoint))
-    policy, _ = ckpt.load_policy(Path(checkpoint))
+    policy, data = ckpt.load_policy(Path(checkpoint))
     head = fit_greedy_head(policy, data["policy_kwargs"], settings, progress)
     payload = {k: v for k, v in data.items() if k not in ("format", "format_version")}
     payload["greedy_head"] = head.state_dict()

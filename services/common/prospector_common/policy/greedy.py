@@ -53,7 +53,6 @@ DEFAULT_MEMORY_PENALTY = 3.0
 _SLOT = spec.ASTEROID_BASE + spec.ASTEROID_STRIDE * np.arange(spec.MAX_ASTEROIDS)
 _COMPOSITION = _SLOT[:, None] + np.arange(spec.AST_COMPOSITION.start, spec.AST_COMPOSITION.stop)[None, :]
 _NEIGHBOR = spec.NEIGHBOR_BASE + spec.NEIGHBOR_STRIDE * np.arange(spec.MAX_NEIGHBORS)
-_TRAVEL_TIME = 4   # offsets in a neighbor slot: valid, type one-hot (1..3), travel time
 _SELECT = slice(spec.A_SELECT0, spec.A_SELECT0 + spec.MAX_ASTEROIDS)
 _MINE = slice(spec.A_MINE0, spec.A_MINE0 + 3)
 
@@ -219,13 +218,13 @@ class TravelMemory:
             a, b, k = self.prev_node[moved], node[moved], self.prev_action[moved] - spec.A_TRAVEL0
             self.edge[moved, a, k] = b
             before = self.prev_obs[moved]
-            time_ab = before[np.arange(len(moved)), _NEIGHBOR[k] + _TRAVEL_TIME]
+            time_ab = before[np.arange(len(moved)), _NEIGHBOR[k] + spec.NB_TRAVEL_TIME]
             type_a = before[:, spec.OBS_NODE_TYPE]
             after = obs[moved]
             for j in range(spec.MAX_NEIGHBORS):   # the slot of b that leads back to a
-                base = _NEIGHBOR[j]
-                back = ((after[:, base] > 0.5) & (np.abs(after[:, base + _TRAVEL_TIME] - time_ab) < 1e-5)
-                        & (np.abs(after[:, base + 1:base + 4] - type_a).sum(axis=1) < 1e-3))
+                slot = after[:, spec.neighbor_slot(j)]
+                back = ((slot[:, spec.NB_VALID] > 0.5) & (np.abs(slot[:, spec.NB_TRAVEL_TIME] - time_ab) < 1e-5)
+                        & (np.abs(slot[:, spec.NB_TYPE] - type_a).sum(axis=1) < 1e-3))
                 self.edge[moved[back], b[back], j] = a[back]
         stayed = ~travelled & (self.prev_action >= 0)
         self.visited[stayed] = False
@@ -251,8 +250,17 @@ class TravelMemory:
         self.prev_action[rows] = -1
 
 
+def head_of_checkpoint(checkpoint: dict) -> GreedyHead | None:
+    """The greedy head a trainer checkpoint carries (under "greedy_head"), None when it has none;
+    GreedyHeadError when it carries a broken one."""
+    state = checkpoint.get("greedy_head")
+    return None if state is None else GreedyHead.from_state(state)
+
+
 class GreedyDecoder:
-    """Deterministic actions for n rows from a policy's logits (already masked by the policy)."""
+    """Deterministic actions for n rows from a policy's logits (already masked by the policy).
+    `head` is a GreedyHead, or anything with its correction(obs) and memory_penalty (the fitter's
+    population of heads)."""
 
     def __init__(self, head: GreedyHead, n: int) -> None:
         self.head = head

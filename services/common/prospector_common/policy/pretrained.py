@@ -104,6 +104,12 @@ def checkpoint_rows(checkpoint: Path) -> list[dict]:
     return [r for r in rows if r.get("window_id", -1) <= window]
 
 
+def is_package_checkpoint(out_dir: Path, checkpoint: Path) -> bool:
+    """Whether `checkpoint` is the package's own policy.pt (a package written again from itself)."""
+    own = Path(out_dir) / "policy.pt"
+    return own.is_file() and Path(checkpoint).is_file() and os.path.samefile(checkpoint, own)
+
+
 def write_package(out_dir: Path, checkpoint: Path, learn_result: dict, command: str) -> dict:
     """Copies the checkpoint, exports its numpy twin, and writes card.json, curve.svg and
     MODEL_CARD.md from a `bench learn` result; returns the card.
@@ -118,7 +124,7 @@ def write_package(out_dir: Path, checkpoint: Path, learn_result: dict, command: 
     out_dir.mkdir(parents=True, exist_ok=True)
     data = load(Path(checkpoint))
     previous = None
-    if (out_dir / "policy.pt").is_file() and os.path.samefile(checkpoint, out_dir / "policy.pt"):
+    if is_package_checkpoint(out_dir, checkpoint):
         previous = load_card(out_dir)
     else:
         shutil.copyfile(checkpoint, out_dir / "policy.pt")

@@ -41,7 +41,7 @@ import numpy as np
 
 from prospector import spec
 
-from .greedy import GreedyHead, GreedyHeadError, decide
+from .greedy import GreedyHead, GreedyHeadError, decide, head_of_checkpoint
 from .noops import idle_actions, noop_actions
 
 FORMAT = "prospector-policy-numpy"
@@ -367,11 +367,11 @@ def export_numpy(checkpoint_path: str | os.PathLike, out_path: str | os.PathLike
         forbid_cash_out=kwargs.get("forbid_cash_out", False), forbid_jettison=kwargs.get("forbid_jettison", False),
         mask_noops=kwargs.get("mask_noops", False), mask_idle=kwargs.get("mask_idle", False),
         run_id=data["run_id"], window_id=int(data["window_id"]), env_steps=int(data["env_steps"]))
-    if data.get("greedy_head") is not None:
-        try:
-            head = GreedyHead.from_state(data["greedy_head"])
-        except GreedyHeadError as exc:
-            raise PolicyFileError(f"checkpoint {checkpoint_path}: {exc}") from None
+    try:
+        head = head_of_checkpoint(data)
+    except GreedyHeadError as exc:
+        raise PolicyFileError(f"checkpoint {checkpoint_path}: {exc}") from None
+    if head is not None:
         header["greedy_head"] = head.file_header()
         weights.update(head.file_arrays())
     try:
