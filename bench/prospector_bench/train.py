@@ -25,9 +25,8 @@ from pathlib import Path
 from .machine import median
 
 # bench learn's training config and budget: configs/learn.toml (see LEARNING.md), its
-# curriculum reaching the full game at 60M; 20 windows of 6M env steps, ~25 minutes at
-# ~80,000 env steps/s on this 2-core machine (plus ~2 minutes of evaluation): inside the
-# 30-minute limit on a quiet machine.
+# curriculum reaching the full game at 60M and full-length games at 150M; its whole budget
+# (training, the greedy head's fit, the evaluation) is meant to fit an hour on the 2-core machine.
 BENCH_LEARN_CONFIG = "learn"
 # Seeds (services/trainer/LEARNING.md): experiments and checkpoint choices are judged on the
 # tuning range; the held-out range is played only for the final table, never to choose.

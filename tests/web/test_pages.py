@@ -7,6 +7,7 @@ page go to tests/web/artifacts/.
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -225,6 +226,44 @@ def test_play_page_takes_keyboard_actions_and_the_hud_changes(server, page):
     page.wait_for_function("() => document.querySelector('[data-testid=action-name]')?.textContent.startsWith('Passive')")
     assert page.get_by_test_id("play-credits").inner_text().replace(",", "").lstrip("-").isdigit()
     screenshot(page, "play")
+    no_console_errors(page)
+
+
+def test_two_quick_new_games_show_the_last_and_leave_no_session_open(server, page):
+    """The first "New game"'s session is created after the second's (a slow server): the page shows
+    the game asked for last and closes the other session instead of leaving it open."""
+    import re
+
+    held, created, closed = [], {}, []
+    sessions_url = re.compile(r"/api/play/sessions$")
+
+    def hold_the_first(route):
+        if route.request.method == "POST" and not held:
+            held.append(route)  # answered below, after the second game's
+        else:
+            route.continue_()
+
+    def on_response(response):
+        if response.request.method == "POST" and sessions_url.search(response.url) and response.ok:
+            body = response.json()
+            created[body["seed"]] = body["session_id"]
+
+    page.goto(server.url + "/play?seed=7")
+    page.get_by_test_id("play-tick").wait_for()
+    page.on("response", on_response)
+    page.on("request", lambda r: closed.append(r.url.rsplit("/", 1)[-1]) if r.method == "DELETE" else None)
+    page.route(sessions_url, hold_the_first)
+    for seed in (11, 12):
+        page.get_by_test_id("play-seed").fill(str(seed))
+        page.get_by_test_id("play-start").click()
+    shown = page.locator("h1 .muted")
+    page.wait_for_function("() => document.querySelector('h1 .muted')?.textContent === 'seed 12'")
+    assert len(held) == 1 and json.loads(held[0].request.post_data)["seed"] == 11
+    with page.expect_request(lambda r: r.method == "DELETE"):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the late answer's render, had it been taken
+    assert shown.inner_text() == "seed 12"
+    assert created[11] in closed and created[12] not in closed
     no_console_errors(page)
 
 

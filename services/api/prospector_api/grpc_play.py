@@ -224,8 +224,8 @@ class PlayServicer(pb2_grpc.PlayServiceServicer):
             raise NoModel(model.reason)
         if self.limits is not None:
             self.limits.step(peer_client(context))  # counts as a step, as over HTTP
-        observation, mask = await self.store.observe(request.session_id)
-        reply = model.suggest(observation, mask)
+        observation, mask, version = await self.store.observe(request.session_id)
+        reply = model.suggest(observation, mask, (request.session_id, version))
         self.metrics.suggestion_given("grpc")
         return pb2.Suggestion(model=reply["model"], action=reply["action"], value=reply["value"],
                               entropy=reply["entropy"],

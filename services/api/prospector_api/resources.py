@@ -63,13 +63,16 @@ def build_resources(settings: Settings, api: ApiSettings, metrics: ApiMetrics | 
         socket_connect_timeout=api.redis_timeout_s,
         socket_timeout=api.events_block_ms / 1000 + 5,
     )
+    store, pretrained = SessionStore.from_settings(settings, api), load_pretrained(api)
+    if pretrained.has_travel_memory:  # its sessions' travel memories follow their steps
+        store.step_listener = pretrained.memories
     return Resources(
         settings=settings,
         api=api,
         catalog=catalog,
-        store=SessionStore.from_settings(settings, api),
+        store=store,
         events_redis=events_redis,
         metrics=metrics or ApiMetrics(),
         limits=ClientLimits.from_settings(api),
-        pretrained=load_pretrained(api),
+        pretrained=pretrained,
     )

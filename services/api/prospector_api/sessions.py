@@ -72,7 +72,7 @@ import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -372,6 +372,9 @@ class SessionStore:
         self._cache: OrderedDict[str, _Warm] = OrderedDict()
         self._lock = threading.Lock()  # guards the cache and the client map; never held across an await
         self._local = threading.local()  # .pipe: (loop, its caller) last used on this thread (see _pipe)
+        # told of every step this process commits on a session it follows (the pretrained model's
+        # travel memories, prospector_api.pretrained); None: nobody listens
+        self.step_listener: StepListener | None = None
 
     @classmethod
     def from_settings(cls, settings: Any, api_settings: Any) -> SessionStore:
@@ -521,13 +524,14 @@ class SessionStore:
         finally:
             self._checkin(session_id, warm)
 
-    async def observe(self, session_id: str) -> tuple[Any, Any]:
-        """(observation [260] float32, action mask [69]) of the session as it stands (copies; the TTL
-        is not renewed): what a policy reads."""
+    async def observe(self, session_id: str) -> tuple[Any, Any, int]:
+        """(observation [260] float32, action mask [69], version) of the session as it stands (copies;
+        the TTL is not renewed): what a policy reads. The version counts the session's commits, so
+        a follower of its steps (StepListener) can tell whether it saw every one."""
         session_id = validate_session_id(session_id)
         warm, _ = await self._load(session_id, self._checkout(session_id))
         try:
-            return warm.engine.observation().copy(), warm.engine.action_mask().copy()
+            return warm.engine.observation().copy(), warm.engine.action_mask().copy(), warm.version
         finally:
             self._checkin(session_id, warm)
 
@@ -535,14 +539,22 @@ class SessionStore:
         """Take one action (0..68) and return the transition."""
         action = check_action(action)
         session_id = validate_session_id(session_id)
+        listener = self.step_listener
+        follow = listener is not None and listener.follows(session_id)
+        before: Any = None
 
         def apply(engine: Engine) -> tuple[float, bool, bool]:
+            nonlocal before
+            if follow:
+                before = engine.observation().copy()
             return engine.step(action)
 
-        def view(engine: Engine, expires_ms: int, result: tuple[float, bool, bool]) -> SessionView:
+        def view(engine: Engine, expires_ms: int, result: tuple[float, bool, bool], version: int) -> SessionView:
             out = self._view(engine, session_id, expires_ms, options)
             out.action, out.reward = action, float(result[0])
             out.terminated, out.truncated = result[1], result[2]
+            if follow:
+                listener.stepped(session_id, version, before, action, engine.observation())
             return out
 
         return await self._mutate(session_id, apply, view, logged_action=action)
@@ -564,7 +576,8 @@ class SessionStore:
             engine.reset(engine.next_seed if seed is None else seed, new_config)
 
         return await self._mutate(session_id, apply,
-                                  lambda engine, expires_ms, _: self._view(engine, session_id, expires_ms, options),
+                                  lambda engine, expires_ms, _result, _version:
+                                  self._view(engine, session_id, expires_ms, options),
                                   logged_action=None)
 
     async def close_session(self, session_id: str) -> None:
@@ -618,7 +631,8 @@ class SessionStore:
     async def _mutate(self, session_id: str, apply: Any, view: Any, *, logged_action: int | None) -> SessionView:
         """apply(engine) to the session and commit it. `logged_action`: apply is that one step (seed and
         config unchanged; the commit appends it to the log while the log is short), None: a reset,
-        committed as the new saved state."""
+        committed as the new saved state. The reply is view(engine, expires_ms, apply's result, the
+        session's new version)."""
         warm = self._checkout(session_id)
         keys = [self.session_key(session_id), self.index_key, self.known_key(session_id)]
         for _ in range(COMMIT_ATTEMPTS):
@@ -637,7 +651,7 @@ class SessionStore:
             if reply[0] == 1:
                 warm.version += 1
                 warm.logged = warm.logged + 1 if logged else 0
-                out = view(engine, int(reply[1]), result)  # before check-in: then the engine is anyone's
+                out = view(engine, int(reply[1]), result, warm.version)  # before check-in: then the engine is anyone's
                 self._checkin(session_id, warm)
                 return out
             if reply[0] == -1:  # expired or closed (here or elsewhere)
@@ -666,6 +680,16 @@ class SessionStore:
             terminated=engine.terminated,
             truncated=engine.truncated,
         )
+
+
+class StepListener(Protocol):
+    """Told of the steps this process commits on the sessions it follows (SessionStore.step_listener)."""
+
+    def follows(self, session_id: str) -> bool:
+        """Whether stepped() wants this session's steps (asked before each step: keep it cheap)."""
+
+    def stepped(self, session_id: str, version: int, before: np.ndarray, action: int, after: np.ndarray) -> None:
+        """The session moved from observation `before` by `action` to `after`, now at `version`."""
 
 
 class _Warm:

@@ -173,10 +173,10 @@ async def _suggest_reply(resources: Any, session_id: str, client: str) -> Respon
         return JSONResponse({"detail": model.reason}, status_code=503)
     try:
         resources.limits.step(client)  # a suggestion costs about what a step does: it counts as one
-        observation, mask = await resources.store.observe(session_id)
+        observation, mask, version = await resources.store.observe(session_id)
     except PlayError as exc:
         return play_error_response(exc)
-    reply = model.suggest(observation, mask)
+    reply = model.suggest(observation, mask, (session_id, version))
     resources.metrics.suggestion_given("http")
     return FastJSON(reply)
 

@@ -35,11 +35,10 @@ import numpy as np
 
 from prospector import spec
 
-from .noops import idle_actions
+from .noops import MASKED_LOGIT, idle_actions
 
 STATE_FORMAT = "prospector-greedy-head"
 STATE_VERSION = 1
-MASKED_LOGIT = np.float32(-1e9)
 
 # the ship readings of the correction, then a constant 1
 READINGS = (spec.OBS_FUEL, spec.OBS_HULL, spec.OBS_HEAT, spec.OBS_TOOL, spec.OBS_CARGO_TOTAL, spec.OBS_ALERT,

@@ -30,13 +30,12 @@ from pufferlib.pytorch import layer_init
 from prospector import spec
 
 from . import noops
+from .noops import MASKED_LOGIT
 
 # noops' column indices, as tensors
 SELECT_VALID = torch.as_tensor(noops.SELECT_VALID)
 SELECT_SELECTED = torch.as_tensor(noops.SELECT_SELECTED)
 COLUMN_OF_SELL = torch.as_tensor(noops.COLUMN_OF_SELL)
-
-MASKED_LOGIT = -1e9
 
 
 def obs_dim(action_masking: bool) -> int:

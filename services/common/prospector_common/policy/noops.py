@@ -30,6 +30,9 @@ import numpy as np
 
 from prospector import spec
 
+# the logit a masked action gets (the engine's mask, the forbidden actions, these sets): its
+# probability is exactly 0 in float32 and the entropy stays finite; -1e9 is exact in float32
+MASKED_LOGIT = -1e9
 EMPTY_CARGO = 0.05 / spec.CARGO_MAX   # observation units (cargo / CARGO_MAX)
 QUIET = 0.002                         # heat / alert as fractions of their maximum
 SELECT_VALID = np.array([spec.ASTEROID_BASE + spec.ASTEROID_STRIDE * a + spec.AST_VALID

@@ -42,12 +42,11 @@ import numpy as np
 from prospector import spec
 
 from .greedy import GreedyHead, GreedyHeadError, decide, head_of_checkpoint
-from .noops import idle_actions, noop_actions
+from .noops import MASKED_LOGIT, idle_actions, noop_actions
 
 FORMAT = "prospector-policy-numpy"
 FORMAT_VERSION = 1
 HEADER = "header"
-MASKED_LOGIT = np.float32(-1e9)  # network.MASKED_LOGIT, without importing torch
 KINDS = ("mlp", "lstm")
 _MLP_NAMES = ("enc0.w", "enc0.b", "enc1.w", "enc1.b", "actor.w", "actor.b", "critic.w", "critic.b")
 _LSTM_NAMES = ("lstm.w_ih", "lstm.w_hh", "lstm.b_ih", "lstm.b_hh")
@@ -261,12 +260,13 @@ class NumpyPolicy:
         return logits.astype(np.float32), value.astype(np.float32), next_state
 
     def suggest(self, observation: Any, mask: Any, k: int = 5,
-                state: tuple[np.ndarray, np.ndarray] | None = None) -> Suggestion:
+                state: tuple[np.ndarray, np.ndarray] | None = None,
+                travel_penalties: np.ndarray | None = None) -> Suggestion:
         """What the policy would do for one observation [260] and its engine mask [69]: the k likeliest
         actions with their probabilities, the value, the entropy and the action it plays (see
         Suggestion). Probabilities and entropy are of the policy's action distribution (actor.explain's).
-        The action played is the argmax, or with a greedy head the head's choice without its travel
-        memory (a single suggestion has no history)."""
+        The action played is the argmax, or with a greedy head the head's choice, its travel memory's
+        penalties given as `travel_penalties` [1, 6] (TravelMemory.penalties; none: no memory)."""
         obs = np.asarray(observation, dtype=np.float32)
         obs = obs[None, :] if obs.ndim == 1 else obs
         logits, value, _ = self.forward(obs, np.asarray(mask)[None, :] if np.ndim(mask) == 1 else mask, state)
@@ -274,7 +274,9 @@ class NumpyPolicy:
             raise ValueError(f"suggest takes one observation, got {logits.shape[0]}")
         suggestion = explain(logits[0], float(value[0]), k)
         if self.greedy_head is not None:
-            played = decide(logits, obs, self.greedy_head.correction(obs), np.zeros((1, spec.MAX_NEIGHBORS), np.float32))
+            if travel_penalties is None:
+                travel_penalties = np.zeros((1, spec.MAX_NEIGHBORS), np.float32)
+            played = decide(logits, obs, self.greedy_head.correction(obs), travel_penalties)
             suggestion = Suggestion(suggestion.top, suggestion.value, suggestion.entropy, int(played[0]))
         return suggestion
 

@@ -119,7 +119,12 @@ export function PlayPage({ params, vocabulary = true }: { params: URLSearchParam
   const tookBackAt = useRef(-1e9);
   const pilot = useRef<Autopilot | null>(null);
 
+  // which start() is the latest: a start overtaken by a newer one (two quick "New game"s) closes
+  // the session it made and shows nothing, so one game is shown and no session is left open
+  const starts = useRef(0);
   const start = async (seed: number | null) => {
+    const mine = ++starts.current;
+    const latest = () => mine === starts.current;
     pilot.current?.stop();
     setError(null);
     setAgent(null);
@@ -127,13 +132,19 @@ export function PlayPage({ params, vocabulary = true }: { params: URLSearchParam
       const runId = params.get("run");
       const replayId = params.get("replay");
       const config = runId && replayId ? sessionConfig((await api.replay(runId, replayId)).header.env_config) : undefined;
-      const old = live.current?.session.session_id;
+      if (!latest()) return;
       const session = await api.createSession(seed, config);
+      if (!latest()) {
+        api.closeSession(session.session_id);
+        return;
+      }
+      const old = live.current?.session.session_id;
       if (old) api.closeSession(old);
       setEpisode(freshEpisode(session));
-      findAgentReplay(session.seed, runId, replayId).then(setAgent, () => setAgent(null));
+      findAgentReplay(session.seed, runId, replayId).then((a) => { if (latest()) setAgent(a); },
+                                                          () => { if (latest()) setAgent(null); });
     } catch (err) {
-      setError(err);
+      if (latest()) setError(err);
     }
   };
 
