@@ -177,8 +177,11 @@ class PageProblems:
 
     def __init__(self, page) -> None:
         self.errors: list[str] = []
+        self.failed_responses: list[str] = []  # which request a "Failed to load resource" error was
         page.on("console", lambda m: self.errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        page.on("response", lambda r: self.failed_responses.append(f"{r.status} {r.request.method} {r.url}")
+                if r.status >= 400 else None)
 
 
 @pytest.fixture

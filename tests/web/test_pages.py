@@ -42,7 +42,7 @@ def wait_for_tick_above(page, testid: str, value: int, timeout_s: float = 15) ->
 
 
 def no_console_errors(page) -> None:
-    assert page.problems.errors == [], page.problems.errors
+    assert page.problems.errors == [], (page.problems.errors, page.problems.failed_responses)
 
 
 # ---- `/`: replay ---------------------------------------------------------------------------------
