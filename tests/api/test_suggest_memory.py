@@ -134,3 +134,28 @@ def test_the_memories_are_bounded():
     for i in range(5):
         memories.penalties(f"s{i}", 0, AT_A, 3.0)
     assert len(memories) == 3 and not memories.follows("s0") and memories.follows("s4")
+
+
+def test_the_flight_is_the_greedy_heads_game():
+    """Suggestions with the per-session memory (followed step by step, as the session store tells it)
+    choose what the evaluator's greedy player (GreedyDecoder) plays, on the shipped model."""
+    from prospector_common.policy.greedy import GreedyDecoder
+    from prospector_common.policy.pretrained import default_model_dir
+
+    policy = NumpyPolicy.load(default_model_dir() / "policy.npz")
+    assert policy.greedy_head is not None
+    memories, decoder = TravelMemories(), GreedyDecoder(policy.greedy_head, 1)
+    engine, version, travels = Engine(seed=SEED), 0, 0
+    for _ in range(400):
+        obs, mask = engine.observation().copy(), engine.action_mask().copy()
+        penalties = memories.penalties("s", version, obs, policy.greedy_head.memory_penalty)
+        flown = policy.suggest(obs, mask, travel_penalties=penalties).argmax
+        logits, _, _ = policy.forward(obs[None, :], mask[None, :])
+        assert flown == int(decoder.choose(logits, obs[None, :])[0])
+        engine.step(flown)
+        version += 1
+        memories.stepped("s", version, obs, flown, engine.observation())
+        travels += flown in TRAVELS
+        if engine.done:
+            break
+    assert travels > 0
