@@ -431,9 +431,7 @@ def learn_main(args: argparse.Namespace) -> int:
         import shlex
         import sys
 
-        from prospector_common.policy.pretrained import write_package
-
-        from prospector_common.policy.pretrained import is_package_checkpoint
+        from prospector_common.policy.pretrained import is_package_checkpoint, write_package
 
         in_package = is_package_checkpoint(Path(args.ship), Path(result["checkpoint"]))
         if result["training"] is None and not in_package:  # its run's curve, from the run's metrics

@@ -34,9 +34,7 @@ def traveller_file(recorded, tmp_path_factory) -> Path:
     data = ckpt.load(recorded.data_dir / recorded.run_id / "checkpoints" / "ckpt_1.pt")
     head = GreedyHead.zero(memory_penalty=1e6)
     head.W[N_READINGS - 1, spec.A_TRAVEL0:spec.A_TRAVEL0 + spec.MAX_NEIGHBORS] = 1e4
-    payload = {k: v for k, v in data.items() if k not in ("format", "format_version")}
-    payload["greedy_head"] = head.state_dict()
-    ckpt.save(directory / "policy.pt", payload)
+    ckpt.save(directory / "policy.pt", {**data, "greedy_head": head.state_dict()})
     return export_numpy(directory / "policy.pt", directory / "policy.npz", name="traveller")
 
 

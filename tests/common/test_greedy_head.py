@@ -135,9 +135,7 @@ def test_decide_never_plays_a_masked_or_idle_action():
 
 def checkpoint_with_head(tmp_path, head: GreedyHead):
     path = make_checkpoint(tmp_path / "ckpt_4.pt", 5, **KWARGS)
-    data = ckpt.load(path)
-    data = {k: v for k, v in data.items() if k not in ("format", "format_version")}
-    ckpt.save(path, {**data, "greedy_head": head.state_dict()})
+    ckpt.save(path, {**ckpt.load(path), "greedy_head": head.state_dict()})
     return path
 
 

@@ -188,8 +188,7 @@ def test_a_policy_with_a_greedy_head_is_played_by_it_even_when_sampling_is_asked
         head = GreedyHead.zero()
         head.W[N_READINGS - 1, spec.A_EMERGENCY_BURN] = 1e4  # burn while there is fuel: no plain argmax does
         data = ckpt.load(paths.checkpoint(0))
-        ckpt.save(paths.checkpoint(0), {**{k: v for k, v in data.items() if k not in ("format", "format_version")},
-                                        "greedy_head": head.state_dict()})
+        ckpt.save(paths.checkpoint(0), {**data, "greedy_head": head.state_dict()})
         headed = evaluator.evaluate(paths.run_id, 0, EvalOptions(episodes=1, sample=True, force=True))
     finally:
         evaluator.close()

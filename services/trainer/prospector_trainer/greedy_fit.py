@@ -210,7 +210,5 @@ def fit_checkpoint(checkpoint: Path, settings: FitSettings = FitSettings(), out:
 
     policy, data = ckpt.load_policy(Path(checkpoint))
     head = fit_greedy_head(policy, data["policy_kwargs"], settings, progress)
-    payload = {k: v for k, v in data.items() if k not in ("format", "format_version")}
-    payload["greedy_head"] = head.state_dict()
-    ckpt.save(Path(out or checkpoint), payload)
+    ckpt.save(Path(out or checkpoint), {**data, "greedy_head": head.state_dict()})
     return head

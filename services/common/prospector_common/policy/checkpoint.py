@@ -32,7 +32,9 @@ class CheckpointError(RuntimeError):
 
 
 def save(path: Path, payload: dict) -> None:
-    data = {"format": FORMAT, "format_version": FORMAT_VERSION, **payload}
+    """Write `payload` stamped with this code's format: a loaded checkpoint's data saves again as is
+    (its own stamp is replaced), e.g. with a greedy head added."""
+    data = {**payload, "format": FORMAT, "format_version": FORMAT_VERSION}
     with atomic_open(path, "wb") as f:
         torch.save(data, f)
 
